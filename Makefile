@@ -1,0 +1,91 @@
+# diagkit developer entry points. `make help` lists them.
+#
+# Tools are built from Go modules (no prebuilt downloads exist on the machines this project runs on) into
+# TOOLS_CACHE, outside the work tree, under names that carry the tool version and a hash of its wrapper
+# module, so a fresh clone on the same machine rebuilds nothing. bin/ holds only symlinks into that cache.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+GO ?= go
+TOOLS_CACHE ?= $(HOME)/.cache/diagkit-tools
+BIN := $(CURDIR)/bin
+
+CONTROLLER_GEN_VERSION ?= v0.23.0
+# v5.8.3 needs Go 1.27.
+KUSTOMIZE_VERSION ?= v5.8.2
+# The newest controller-runtime the diagnostics module is also tested against (its go.mod holds the oldest).
+CR_LATEST_VERSION ?= v0.25.2
+
+# kube-apiserver and etcd versions come from their wrapper modules (hack/tools/gen-*-mod.sh rewrites them).
+# `go mod tidy` may move the requirement into the indirect block, so match any require line.
+KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ { print $$2; exit } $$2 == "k8s.io/kubernetes" { print $$3; exit }' hack/tools/kube-apiserver/go.mod)
+ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" && $$2 ~ /^v/ { print $$2; exit } $$2 == "go.etcd.io/etcd/server/v3" { print $$3; exit }' hack/tools/etcd/go.mod)
+KUBE_HASH := $(shell cat hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum | sha256sum | cut -c1-12)
+ETCD_HASH := $(shell cat hack/tools/etcd/go.mod hack/tools/etcd/go.sum hack/tools/etcd/main.go | sha256sum | cut -c1-12)
+
+KUBE_APISERVER_CACHED := $(TOOLS_CACHE)/kube-apiserver-$(KUBE_VERSION)-$(KUBE_HASH)
+ETCD_CACHED := $(TOOLS_CACHE)/etcd-$(ETCD_VERSION)-$(ETCD_HASH)
+CONTROLLER_GEN_CACHED := $(TOOLS_CACHE)/controller-gen-$(CONTROLLER_GEN_VERSION)
+KUSTOMIZE_CACHED := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)
+
+# What envtest reads through KUBEBUILDER_ASSETS: a directory with kube-apiserver and etcd.
+ENVTEST_ASSETS := $(BIN)/k8s/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
+# A cold control-plane start shares two cores with the Go compiler in CI.
+export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 120s
+export KUBEBUILDER_CONTROLPLANE_STOP_TIMEOUT ?= 60s
+
+DIAGNOSTICS_DIR := diagnostics
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-22s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+##@ Tools
+
+.PHONY: tools
+tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen $(BIN)/kustomize ## Build kube-apiserver, etcd, controller-gen and kustomize (cached by version).
+
+.PHONY: print-envtest-assets
+print-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Print the directory to use as KUBEBUILDER_ASSETS.
+	@echo $(ENVTEST_ASSETS)
+
+# Symlinks are re-pointed on every run (FORCE) so that switching back to an already cached version works.
+$(ENVTEST_ASSETS)/kube-apiserver: $(KUBE_APISERVER_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(ENVTEST_ASSETS)/etcd: $(ETCD_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(BIN)/controller-gen: $(CONTROLLER_GEN_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(BIN)/kustomize: $(KUSTOMIZE_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+
+# Builds write a temporary file and rename it, so an interrupted build never leaves a broken binary.
+# The -X flags make /version report the real release instead of v0.0.0-master.
+KUBE_MINOR = $(word 2,$(subst ., ,$(KUBE_VERSION)))
+KUBE_LDFLAGS = -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=$(KUBE_MINOR) -X $(p).gitTreeState=clean)
+$(KUBE_APISERVER_CACHED):
+	@mkdir -p $(@D)
+	@echo "building kube-apiserver $(KUBE_VERSION) (about 4 minutes on a cold 2-core machine)"
+	cd hack/tools/kube-apiserver && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver
+	mv $@.tmp $@
+
+$(ETCD_CACHED):
+	@mkdir -p $(@D)
+	@echo "building etcd $(ETCD_VERSION)"
+	cd hack/tools/etcd && $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp .
+	mv $@.tmp $@
+
+$(CONTROLLER_GEN_CACHED):
+	@mkdir -p $(@D)
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) && mv $$tmp/controller-gen $@ && rm -rf $$tmp
+
+$(KUSTOMIZE_CACHED):
+	@mkdir -p $(@D)
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION) && mv $$tmp/kustomize $@ && rm -rf $$tmp
+
+.PHONY: FORCE
+FORCE:

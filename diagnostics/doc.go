@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package diagnostics serves a controller-runtime manager's metrics and debug endpoints the way Cluster
+// API's own controllers do ("diagnostics"), for managers that do not depend on Cluster API.
+//
+// By default the endpoint listens on :8443 over HTTPS. Every request is authenticated with a TokenReview
+// and authorized with a SubjectAccessReview for the request's non-resource path and lower-cased HTTP
+// method, so the ClusterRoles documented in the Cluster API book work unchanged. Besides /metrics, the
+// secure endpoint serves /debug/pprof/* and PUT /debug/flags/v (the klog verbosity). With
+// --insecure-diagnostics it serves /metrics only, over plain HTTP, to anyone who can reach it.
+//
+// Use it from main.go:
+//
+//	var diagnosticsOptions diagnostics.Options
+//	if err := diagnosticsOptions.AddFlags(pflag.CommandLine); err != nil { ... }    // or AddGoFlags(flag.CommandLine)
+//	...
+//	metricsOptions, tlsOptions, err := diagnosticsOptions.ServerOptions()
+//	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+//		Metrics:       metricsOptions,
+//		WebhookServer: webhook.NewServer(webhook.Options{TLSOpts: tlsOptions}),
+//	})
+//
+// The manager's ServiceAccount needs create on tokenreviews (authentication.k8s.io) and
+// subjectaccessreviews (authorization.k8s.io); a scraper needs get on the non-resource URL /metrics.
+//
+// Compared with Cluster API's util/flags it differs in three deliberate ways, all fail-closed: a token the
+// API server rejects is answered with 401 (not 500), an API server that cannot be asked yields 503 with
+// Retry-After (not 500), and HTTP/2 is not offered on the diagnostics endpoint. The package does not
+// generate certificates: without a certificate it serves controller-runtime's self-signed one.
+//
+// This is a separate Go module whose requirements are kept at the oldest versions that work
+// (controller-runtime v0.16), so that importing it never forces a controller-runtime upgrade.
+package diagnostics

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnostics
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/rest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// retryAfterSeconds is sent with 503 so that a scraper backs off instead of hammering an API server that
+// is already in trouble.
+const retryAfterSeconds = "5"
+
+// newFilterProvider returns a metricsserver FilterProvider whose filter authenticates and authorizes every
+// request to every diagnostics path. controller-runtime calls it once, with the manager's rest.Config.
+func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
+	return func(cfg *rest.Config, _ *http.Client) (metricsserver.Filter, error) {
+		cfg = reviewClientConfig(cfg, s)
+		authn, err := newAuthenticator(cfg, s)
+		if err != nil {
+			return nil, err
+		}
+		authz, err := newAuthorizer(cfg, s)
+		if err != nil {
+			return nil, err
+		}
+		return func(log logr.Logger, next http.Handler) (http.Handler, error) {
+			return &filter{authn: authn, authz: authz, log: log, next: next}, nil
+		}, nil
+	}
+}
+
+// filter serves a request only when the API server says who the caller is and that the caller may use
+// the request's verb on its path. Every other outcome is a refusal: there is no anonymous access, no
+// always-allowed path, and no decision made without the API server (fail closed).
+type filter struct {
+	authn authenticator.Request
+	authz authorizer.Authorizer
+	log   logr.Logger
+	next  http.Handler
+}
+
+func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// On success the authenticator strips the Authorization header, so the token never reaches a handler.
+	// Nothing below logs the request's headers or the token.
+	res, ok, err := f.authn.AuthenticateRequest(req)
+	switch {
+	case err != nil && errors.Is(err, errUnavailable):
+		f.log.Error(err, "Cannot authenticate diagnostics request: the API server did not answer the TokenReview")
+		unavailable(w)
+		return
+	case err != nil || !ok:
+		// A malformed Authorization header or a token the API server rejected: the caller has no identity.
+		f.log.V(4).Info("Refused unauthenticated diagnostics request", "method", req.Method)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="diagnostics"`)
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+
+	// Non-resource attributes with the lower-cased HTTP method as verb, as kube-apiserver itself
+	// authorizes /metrics: ClusterRoles granting get on /metrics or put on /debug/flags/v apply unchanged.
+	attrs := authorizer.AttributesRecord{
+		User:            res.User,
+		Verb:            strings.ToLower(req.Method),
+		Path:            req.URL.Path,
+		ResourceRequest: false,
+	}
+	decision, reason, err := f.authz.Authorize(req.Context(), attrs)
+	switch {
+	case err != nil:
+		f.log.Error(err, "Cannot authorize diagnostics request: the API server did not answer the SubjectAccessReview",
+			"user", res.User.GetName(), "verb", attrs.Verb)
+		unavailable(w)
+		return
+	case decision != authorizer.DecisionAllow:
+		f.log.V(4).Info("Refused unauthorized diagnostics request", "user", res.User.GetName(), "verb", attrs.Verb, "reason", reason)
+		http.Error(w, fmt.Sprintf("Forbidden: user %q may not %s %s", res.User.GetName(), attrs.Verb, attrs.Path), http.StatusForbidden)
+		return
+	}
+	f.next.ServeHTTP(w, req)
+}
+
+// unavailable answers a request that could not be decided. It is never served: the caller may retry.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	http.Error(w, "Service Unavailable: the API server could not verify the request", http.StatusServiceUnavailable)
+}

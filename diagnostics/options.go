@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnostics
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+
+	"k8s.io/apiserver/pkg/server/routes"
+	"k8s.io/component-base/logs"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// Options configures the diagnostics endpoint. The zero value is the secure default: HTTPS on :8443,
+// TLS 1.2 or newer, every request authenticated and authorized by the API server.
+type Options struct {
+	// Address is where the endpoint listens (--diagnostics-address). Empty means ":8443"; "0" turns the
+	// endpoint off, as controller-runtime's metrics BindAddress does.
+	Address string
+
+	// Insecure serves /metrics over plain HTTP without authentication or authorization, and no debug
+	// endpoints (--insecure-diagnostics). Meant for a localhost address behind a proxy, or for tests.
+	Insecure bool
+
+	// TLSMinVersion is the lowest TLS version accepted (--tls-min-version), a Go constant name such as
+	// "VersionTLS13". Empty means "VersionTLS12". It also applies to the webhook server.
+	TLSMinVersion string
+
+	// TLSCipherSuites restricts the TLS 1.2 cipher suites (--tls-cipher-suites), by IANA name. Empty means
+	// Go's defaults. It also applies to the webhook server.
+	TLSCipherSuites []string
+
+	// TLSCurvePreferences restricts the key exchange mechanisms to these crypto/tls CurveID values
+	// (--tls-curve-preferences). Empty means Go's defaults. It also applies to the webhook server.
+	TLSCurvePreferences []int32
+}
+
+// setDefaults fills in empty fields, so that flag defaults show the effective values.
+func (o *Options) setDefaults() {
+	if o.Address == "" {
+		o.Address = DefaultDiagnosticsAddress
+	}
+	if o.TLSMinVersion == "" {
+		o.TLSMinVersion = DefaultTLSMinVersion
+	}
+}
+
+// Validate reports every invalid option at once, each error naming its flag.
+func (o *Options) Validate() error {
+	_, err := o.tlsOptions()
+	if addrErr := o.validateAddress(); addrErr != nil {
+		err = errors.Join(err, addrErr)
+	}
+	return err
+}
+
+func (o *Options) validateAddress() error {
+	if o.Address == "" || o.Address == "0" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(o.Address); err != nil {
+		return fmt.Errorf("--%s: expected host:port or :port, found %q: %w", FlagDiagnosticsAddress, o.Address, err)
+	}
+	return nil
+}
+
+// ServerOptions returns what the manager runs with: the metrics server options for ctrl.Options.Metrics,
+// and the TLS options for the webhook server (webhook.Options.TLSOpts), which Cluster API applies there
+// too. It validates the options first.
+func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), error) {
+	if err := o.Validate(); err != nil {
+		return metricsserver.Options{}, nil, err
+	}
+	tlsOpts, _ := o.tlsOptions() // validated above
+	address := o.Address
+	if address == "" {
+		address = DefaultDiagnosticsAddress
+	}
+
+	if o.Insecure {
+		// Plain HTTP, no authentication: anyone who can reach the address can read the metrics, so nothing
+		// that changes the process (log level) or exposes its memory (pprof) is served.
+		return metricsserver.Options{BindAddress: address}, tlsOpts, nil
+	}
+
+	metricsTLS := append(append([]func(*tls.Config){}, tlsOpts...), func(c *tls.Config) {
+		// HTTP/2 is not offered: its stream handling was the vector of GHSA-qppj-fm5r-hxr3 and
+		// GHSA-4374-p667-p6c8, reachable before authentication; scrapers speak HTTP/1.1 anyway.
+		c.NextProtos = []string{"http/1.1"}
+	})
+	return metricsserver.Options{
+		BindAddress:    address,
+		SecureServing:  true,
+		FilterProvider: newFilterProvider(defaultReviewSettings()),
+		ExtraHandlers:  debugHandlers(),
+		TLSOpts:        metricsTLS,
+	}, tlsOpts, nil
+}
+
+// debugHandlers are the endpoints served next to /metrics when, and only when, every request is
+// authenticated and authorized. Paths and RBAC are Cluster API's: get on /debug/pprof/*, put on /debug/flags/v.
+func debugHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		// PUT sets the klog verbosity (the body is the level); other methods get 406.
+		"/debug/flags/v":       routes.StringFlagPutHandler(logs.GlogSetter),
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
+}
