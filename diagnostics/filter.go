@@ -3,6 +3,7 @@
 package diagnostics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,7 +44,7 @@ func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metri
 // always-allowed path, and no decision made without the API server (fail closed).
 type filter struct {
 	authn authenticator.Request
-	authz authorizer.Authorizer
+	authz decider
 	log   logr.Logger
 	next  http.Handler
 }
@@ -86,6 +87,12 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	f.next.ServeHTTP(w, req)
+}
+
+// decider is the part of authorizer.Authorizer the filter uses; the full interface grew in newer
+// k8s.io/apiserver releases.
+type decider interface {
+	Authorize(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error)
 }
 
 // unavailable answers a request that could not be decided. It is never served: the caller may retry.

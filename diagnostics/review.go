@@ -17,7 +17,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	"k8s.io/apiserver/pkg/authentication/request/websocket"
 	"k8s.io/apiserver/pkg/authentication/token/cache"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
@@ -80,7 +79,7 @@ func newAuthenticator(cfg *rest.Config, s reviewSettings) (authenticator.Request
 }
 
 // newAuthorizer builds k8s.io/apiserver's delegating SubjectAccessReview authorizer with its cache.
-func newAuthorizer(cfg *rest.Config, s reviewSettings) (authorizer.Authorizer, error) {
+func newAuthorizer(cfg *rest.Config, s reviewSettings) (decider, error) {
 	client, err := authorizationv1client.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create SubjectAccessReview client: %w", err)

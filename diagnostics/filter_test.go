@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnostics
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+const secretToken = "s3cr3t-t0ken-never-logged"
+
+// fakeReviews stands in for the API server: which token is whose, and what each user may do.
+type fakeReviews struct {
+	tokens   map[string]string // token -> user name
+	allowed  map[string]bool   // "user verb path"
+	authnErr error
+	authzErr error
+	seen     []authorizer.Attributes
+}
+
+func (f *fakeReviews) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
+	if f.authnErr != nil {
+		return nil, false, f.authnErr
+	}
+	token := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+	name, ok := f.tokens[token]
+	if !ok {
+		return nil, false, nil
+	}
+	return &authenticator.Response{User: &user.DefaultInfo{Name: name}}, true, nil
+}
+
+func (f *fakeReviews) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	f.seen = append(f.seen, a)
+	if f.authzErr != nil {
+		return authorizer.DecisionNoOpinion, "", f.authzErr
+	}
+	if f.allowed[a.GetUser().GetName()+" "+a.GetVerb()+" "+a.GetPath()] {
+		return authorizer.DecisionAllow, "", nil
+	}
+	return authorizer.DecisionNoOpinion, "no RBAC rule", nil
+}
+
+func TestFilterDecisions(t *testing.T) {
+	tests := []struct {
+		name       string
+		reviews    fakeReviews
+		method     string
+		path       string
+		token      string
+		wantStatus int
+		wantHeader map[string]string
+	}{
+		{name: "anonymous caller is refused with 401", method: http.MethodGet, path: "/metrics",
+			wantStatus: http.StatusUnauthorized, wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="diagnostics"`}},
+		{name: "unknown token is refused with 401", method: http.MethodGet, path: "/metrics", token: "garbage",
+			wantStatus: http.StatusUnauthorized},
+		{name: "malformed credentials are refused with 401, not 500", method: http.MethodGet, path: "/metrics", token: secretToken,
+			reviews: fakeReviews{authnErr: errors.New("invalid bearer token")}, wantStatus: http.StatusUnauthorized},
+		{name: "unanswered TokenReview is refused with 503 and Retry-After", method: http.MethodGet, path: "/metrics", token: secretToken,
+			reviews:    fakeReviews{authnErr: &unavailableError{err: errors.New("connection refused")}},
+			wantStatus: http.StatusServiceUnavailable, wantHeader: map[string]string{"Retry-After": "5"}},
+		{name: "caller without RBAC is refused with 403", method: http.MethodGet, path: "/metrics", token: secretToken,
+			reviews: fakeReviews{tokens: map[string]string{secretToken: "reader"}}, wantStatus: http.StatusForbidden},
+		{name: "unanswered SubjectAccessReview is refused with 503", method: http.MethodGet, path: "/metrics", token: secretToken,
+			reviews:    fakeReviews{tokens: map[string]string{secretToken: "reader"}, authzErr: errors.New("timeout")},
+			wantStatus: http.StatusServiceUnavailable, wantHeader: map[string]string{"Retry-After": "5"}},
+		{name: "caller allowed to get /metrics is served", method: http.MethodGet, path: "/metrics", token: secretToken,
+			reviews:    fakeReviews{tokens: map[string]string{secretToken: "reader"}, allowed: map[string]bool{"reader get /metrics": true}},
+			wantStatus: http.StatusOK},
+		{name: "verb is the lower-cased HTTP method", method: http.MethodPut, path: "/debug/flags/v", token: secretToken,
+			reviews:    fakeReviews{tokens: map[string]string{secretToken: "reader"}, allowed: map[string]bool{"reader get /debug/flags/v": true}},
+			wantStatus: http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			log := funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 10})
+			served := false
+			f := &filter{authn: &tt.reviews, authz: &tt.reviews, log: log,
+				next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true })}
+
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			rec := httptest.NewRecorder()
+			f.ServeHTTP(rec, req)
+
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status %d, want %d (body %q)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if served != (tt.wantStatus == http.StatusOK) {
+				t.Errorf("handler served = %v with status %d", served, rec.Code)
+			}
+			for k, v := range tt.wantHeader {
+				if got := rec.Header().Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			if strings.Contains(logs.String(), tt.token) && tt.token != "" {
+				t.Errorf("the token reached the log:\n%s", logs.String())
+			}
+			for _, a := range tt.reviews.seen {
+				if a.IsResourceRequest() || a.GetPath() != tt.path || a.GetVerb() != strings.ToLower(tt.method) {
+					t.Errorf("authorized %+v; want non-resource %s %s", a, strings.ToLower(tt.method), tt.path)
+				}
+			}
+		})
+	}
+}
+
+// fakeWebhook mimics the webhook token authenticator: it reports each TokenReview's HTTP status through
+// the metrics hook, then returns the given result.
+type fakeWebhook struct {
+	statusCodes []string
+	ok          bool
+	err         error
+}
+
+func (f fakeWebhook) AuthenticateToken(ctx context.Context, _ string) (*authenticator.Response, bool, error) {
+	for _, code := range f.statusCodes {
+		recordAnswer(ctx, code)
+	}
+	if f.ok {
+		return &authenticator.Response{User: &user.DefaultInfo{Name: "reader"}}, true, nil
+	}
+	return nil, false, f.err
+}
+
+func TestRejectionIsUnauthenticated(t *testing.T) {
+	tests := []struct {
+		name            string
+		webhook         fakeWebhook
+		wantOK          bool
+		wantUnavailable bool
+	}{
+		{name: "accepted token authenticates", webhook: fakeWebhook{statusCodes: []string{"201"}, ok: true}, wantOK: true},
+		{name: "token the API server rejected is unauthenticated, not an error",
+			webhook: fakeWebhook{statusCodes: []string{"201"}, err: errors.New("token has expired")}},
+		{name: "review answered after a retry counts as answered",
+			webhook: fakeWebhook{statusCodes: []string{"<error>", "201"}, err: errors.New("invalid bearer token")}},
+		{name: "connection failure is unavailable", webhook: fakeWebhook{statusCodes: []string{"<error>"}, err: errors.New("connection refused")},
+			wantUnavailable: true},
+		{name: "manager not allowed to create tokenreviews is unavailable",
+			webhook: fakeWebhook{statusCodes: []string{"403"}, err: errors.New("forbidden")}, wantUnavailable: true},
+		{name: "no call at all is unavailable", webhook: fakeWebhook{err: errors.New("rate limiter: context deadline")}, wantUnavailable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ok, err := rejectionIsUnauthenticated{tt.webhook}.AuthenticateToken(context.Background(), secretToken)
+			if ok != tt.wantOK {
+				t.Errorf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if got := errors.Is(err, errUnavailable); got != tt.wantUnavailable {
+				t.Errorf("err = %v; unavailable = %v, want %v", err, got, tt.wantUnavailable)
+			}
+			if !tt.wantUnavailable && err != nil {
+				t.Errorf("unexpected error %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnostics
+
+import (
+	"crypto/tls"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr []string // substrings; empty means valid
+	}{
+		{name: "zero value is valid", opts: Options{}},
+		{name: "TLS 1.3 and explicit suites are valid", opts: Options{TLSMinVersion: "VersionTLS13", TLSCipherSuites: []string{"TLS_AES_128_GCM_SHA256"}}},
+		{name: "disabled endpoint is valid", opts: Options{Address: "0"}},
+		{name: "unknown TLS version names the flag and the choices", opts: Options{TLSMinVersion: "TLS1.2"},
+			wantErr: []string{"--tls-min-version", "VersionTLS12", `found "TLS1.2"`}},
+		{name: "unknown cipher suite names the flag", opts: Options{TLSCipherSuites: []string{"TLS_NOPE"}},
+			wantErr: []string{"--tls-cipher-suites", "TLS_NOPE"}},
+		{name: "unknown curve names the flag", opts: Options{TLSCurvePreferences: []int32{9999}},
+			wantErr: []string{"--tls-curve-preferences", "9999"}},
+		{name: "duplicate curve", opts: Options{TLSCurvePreferences: []int32{29, 29}}, wantErr: []string{"listed twice"}},
+		{name: "out-of-range curve", opts: Options{TLSCurvePreferences: []int32{70000}}, wantErr: []string{"between 1 and 65535"}},
+		{name: "address without port", opts: Options{Address: "localhost"}, wantErr: []string{"--diagnostics-address", `found "localhost"`}},
+		{name: "every problem is reported at once", opts: Options{Address: "nope", TLSMinVersion: "x", TLSCipherSuites: []string{"y"}},
+			wantErr: []string{"--diagnostics-address", "--tls-min-version", "--tls-cipher-suites"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.opts.Validate()
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			if _, _, serr := tt.opts.ServerOptions(); serr == nil {
+				t.Error("ServerOptions accepted options that Validate refused")
+			}
+		})
+	}
+}
+
+func applied(opts []func(*tls.Config)) *tls.Config {
+	c := &tls.Config{NextProtos: []string{"h2"}} // controller-runtime's starting point
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+func TestServerOptionsSecureByDefault(t *testing.T) {
+	var o Options
+	m, webhookTLS, err := o.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.BindAddress != ":8443" || !m.SecureServing || m.FilterProvider == nil {
+		t.Errorf("got BindAddress %q SecureServing %v filter %v; want :8443, true, a filter", m.BindAddress, m.SecureServing, m.FilterProvider != nil)
+	}
+	var paths []string
+	for p := range m.ExtraHandlers {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	want := []string{"/debug/flags/v", "/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/profile", "/debug/pprof/symbol", "/debug/pprof/trace"}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("debug handlers differ (-want +got):\n%s", diff)
+	}
+	metricsTLS := applied(m.TLSOpts)
+	if metricsTLS.MinVersion != tls.VersionTLS12 {
+		t.Errorf("metrics MinVersion = %x, want TLS 1.2", metricsTLS.MinVersion)
+	}
+	if diff := cmp.Diff([]string{"http/1.1"}, metricsTLS.NextProtos); diff != "" {
+		t.Errorf("metrics server offers HTTP/2 (-want +got):\n%s", diff)
+	}
+	webhook := applied(webhookTLS)
+	if webhook.MinVersion != tls.VersionTLS12 {
+		t.Errorf("webhook MinVersion = %x, want TLS 1.2", webhook.MinVersion)
+	}
+	if diff := cmp.Diff([]string{"h2"}, webhook.NextProtos); diff != "" {
+		t.Errorf("webhook TLS options changed NextProtos, which Cluster API leaves alone (-want +got):\n%s", diff)
+	}
+}
+
+func TestServerOptionsInsecureServesOnlyMetrics(t *testing.T) {
+	o := Options{Address: "127.0.0.1:8080", Insecure: true, TLSMinVersion: "VersionTLS13"}
+	m, webhookTLS, err := o.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SecureServing || m.FilterProvider != nil || len(m.ExtraHandlers) != 0 || m.BindAddress != "127.0.0.1:8080" {
+		t.Errorf("insecure options: %+v; want plain HTTP on 127.0.0.1:8080 with no filter and no debug handlers", m)
+	}
+	if got := applied(webhookTLS).MinVersion; got != tls.VersionTLS13 {
+		t.Errorf("webhook TLS options ignore --tls-min-version in insecure mode: MinVersion %x", got)
+	}
+}
+
+func TestServerOptionsTLSFlags(t *testing.T) {
+	o := Options{
+		TLSMinVersion:       "VersionTLS13",
+		TLSCipherSuites:     []string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+		TLSCurvePreferences: []int32{int32(tls.X25519)},
+	}
+	m, webhookTLS, err := o.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*tls.Config{"metrics": applied(m.TLSOpts), "webhook": applied(webhookTLS)} {
+		if c.MinVersion != tls.VersionTLS13 || !cmp.Equal(c.CipherSuites, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}) ||
+			!cmp.Equal(c.CurvePreferences, []tls.CurveID{tls.X25519}) {
+			t.Errorf("%s TLS config: min %x suites %v curves %v", name, c.MinVersion, c.CipherSuites, c.CurvePreferences)
+		}
+	}
+}
