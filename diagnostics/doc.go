@@ -28,6 +28,11 @@
 // Retry-After (not 500), and HTTP/2 is not offered on the diagnostics endpoint. The package does not
 // generate certificates: without a certificate it serves controller-runtime's self-signed one.
 //
+// Tokens never reach a log: the filter logs no header, and the review requests carry a discarding logger,
+// because client-go logs request bodies (a TokenReview's body is the caller's token) at verbosity 8 and
+// above. client-go older than v0.32 logs them through the global klog instead, which this package cannot
+// silence: with such a client-go, keep -v (and PUT /debug/flags/v) below 8.
+//
 // This is a separate Go module whose requirements are kept at the oldest versions that work
 // (controller-runtime v0.16), so that importing it never forces a controller-runtime upgrade.
 package diagnostics

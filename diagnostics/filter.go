@@ -74,7 +74,7 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Path:            req.URL.Path,
 		ResourceRequest: false,
 	}
-	decision, reason, err := f.authz.Authorize(req.Context(), attrs)
+	decision, reason, err := f.authz.Authorize(withoutBodyLogging(req.Context()), attrs)
 	switch {
 	case err != nil:
 		f.log.Error(err, "Cannot authorize diagnostics request: the API server did not answer the SubjectAccessReview",

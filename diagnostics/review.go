@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
@@ -22,6 +23,7 @@ import (
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 )
 
 // reviewSettings tune how the API server is asked. The TTLs are controller-runtime's, so that adopting
@@ -105,6 +107,14 @@ func reviewClientConfig(cfg *rest.Config, s reviewSettings) *rest.Config {
 	return c
 }
 
+// withoutBodyLogging keeps review requests out of the log. At verbosity 8 and above client-go logs request
+// and response bodies, and a TokenReview's body is the caller's token; since client-go v0.32 it logs
+// through the request context's logger, which this replaces with one that discards everything. (Older
+// client-go logs through the global klog: see the package documentation.)
+func withoutBodyLogging(ctx context.Context) context.Context {
+	return klog.NewContext(ctx, logr.Discard())
+}
+
 // answerKey carries a *reviewAnswer from rejectionIsUnauthenticated down to recordAnswer.
 type answerKey struct{}
 
@@ -125,7 +135,7 @@ type rejectionIsUnauthenticated struct{ authenticator.Token }
 
 func (r rejectionIsUnauthenticated) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
 	answer := &reviewAnswer{}
-	resp, ok, err := r.Token.AuthenticateToken(context.WithValue(ctx, answerKey{}, answer), token)
+	resp, ok, err := r.Token.AuthenticateToken(withoutBodyLogging(context.WithValue(ctx, answerKey{}, answer)), token)
 	switch {
 	case err == nil:
 		return resp, ok, nil

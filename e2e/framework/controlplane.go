@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// ErrNoAssets means KUBEBUILDER_ASSETS does not name the directory `make tools` fills.
+var ErrNoAssets = errors.New("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(make -s print-envtest-assets)")
+
+// ControlPlane is a running kube-apiserver and etcd, with an admin client.
+type ControlPlane struct {
+	env *envtest.Environment
+	// Config is an admin (system:masters) client configuration.
+	Config *rest.Config
+	// Clientset is an admin client.
+	Clientset kubernetes.Interface
+	// Version is the API server's version, e.g. v1.37.2.
+	Version string
+}
+
+// StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS.
+func StartControlPlane() (*ControlPlane, error) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return nil, ErrNoAssets
+	}
+	env := &envtest.Environment{}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("create admin client: %w", err)
+	}
+	info, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("read API server version: %w", err)
+	}
+	return &ControlPlane{env: env, Config: cfg, Clientset: cs, Version: info.GitVersion}, nil
+}
+
+// Stop stops kube-apiserver and etcd.
+func (c *ControlPlane) Stop() error {
+	if err := c.env.Stop(); err != nil {
+		return fmt.Errorf("stop control plane: %w", err)
+	}
+	return nil
+}
+
+// EnsureNamespace creates a namespace unless it exists.
+func (c *ControlPlane) EnsureNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := c.Clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// ServiceAccountToken creates a ServiceAccount and returns a token for it from the TokenRequest API, as
+// `kubectl create token` does.
+func (c *ControlPlane) ServiceAccountToken(ctx context.Context, namespace, name string) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+	if _, err := c.Clientset.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("create ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	tr, err := c.Clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("request token for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// Grant creates a ClusterRole with the rules and binds it to the ServiceAccount; both are named role.
+func (c *ControlPlane) Grant(ctx context.Context, namespace, serviceAccount, role string, rules ...Rule) error {
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role}, Rules: rules}
+	if _, err := c.Clientset.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ClusterRole %s: %w", role, err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role + "-" + namespace + "-" + serviceAccount},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: serviceAccount}},
+	}
+	if _, err := c.Clientset.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ClusterRoleBinding %s: %w", crb.Name, err)
+	}
+	return nil
+}
+
+// WriteKubeconfig writes a kubeconfig that reaches this API server with a bearer token.
+func (c *ControlPlane) WriteKubeconfig(path, token string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: c.Config.CAData}
+	cfg.AuthInfos["manager"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "manager"}
+	cfg.CurrentContext = "envtest"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
+
+// Rule is one RBAC policy rule.
+type Rule = rbacv1.PolicyRule
+
+// Non-resource rules of the Cluster API book's diagnostics ClusterRoles.
+var (
+	MetricsReaderRule = rbacv1.PolicyRule{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}
+	PprofRule         = rbacv1.PolicyRule{NonResourceURLs: []string{"/debug/pprof/*"}, Verbs: []string{"get"}}
+	LogLevelRule      = rbacv1.PolicyRule{NonResourceURLs: []string{"/debug/flags/v"}, Verbs: []string{"put"}}
+)
+
+// ManagerRules is everything the sample manager's ServiceAccount may do: the two reviews diagnostics
+// needs (what the kustomize component and the generator's RBAC markers grant), and its controller's watch.
+var ManagerRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
+}

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package framework runs what diagkit's end-to-end tests and demo need: a real kube-apiserver and etcd
+// (controller-runtime's envtest with binaries built by `make tools`), ServiceAccounts with TokenRequest
+// tokens and RBAC, the sample manager as a separate process, and HTTP callers of its diagnostics endpoint.
+//
+// It does not fake any part of the API server, and it never prints a token.
+package framework

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package framework
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// SampleManagerPackage is the manager the tests run: a controller-runtime manager using diagnostics.
+const SampleManagerPackage = "github.com/diagkit/diagkit/e2e/samplemanager"
+
+// BuildSampleManager compiles the sample manager into dir and returns the binary's path.
+func BuildSampleManager(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "samplemanager")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, SampleManagerPackage)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", SampleManagerPackage, err, out)
+	}
+	return bin, nil
+}
+
+// Manager is a running sample manager process.
+type Manager struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	done chan struct{}
+	err  error
+}
+
+// StartManager runs the binary with the kubeconfig and args, and returns once address accepts
+// connections.
+func StartManager(bin, kubeconfig, address string, args ...string) (*Manager, error) {
+	m := &Manager{logs: &lockedBuffer{}, done: make(chan struct{})}
+	m.cmd = exec.Command(bin, append([]string{"--kubeconfig=" + kubeconfig, "--zap-log-level=10"}, args...)...)
+	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
+	if err := m.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() { m.err = m.cmd.Wait(); close(m.done) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-m.done:
+			return nil, fmt.Errorf("manager exited before listening on %s: %v\n%s", address, m.err, m.Logs())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", address, time.Second); err == nil {
+			c.Close()
+			return m, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = m.Stop()
+	return nil, fmt.Errorf("manager does not listen on %s after 60s\n%s", address, m.Logs())
+}
+
+// Logs returns everything the manager printed so far.
+func (m *Manager) Logs() string { return m.logs.String() }
+
+// Stop asks the manager to shut down (SIGTERM) and waits for it, killing it after 30s.
+func (m *Manager) Stop() error {
+	select {
+	case <-m.done:
+		return nil
+	default:
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+		return errors.New("manager did not stop within 30s of SIGTERM")
+	}
+	return nil
+}
+
+// FreeAddress returns a loopback host:port that nothing listens on right now.
+func FreeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// TempDir makes a directory for a run's binaries and kubeconfigs.
+func TempDir() (string, error) { return os.MkdirTemp("", "diagkit-e2e-") }
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
