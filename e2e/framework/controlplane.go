@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,10 +38,20 @@ type ControlPlane struct {
 
 // StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS.
 func StartControlPlane() (*ControlPlane, error) {
+	return start(&envtest.Environment{})
+}
+
+// StartDisposableControlPlane starts a control plane meant to be killed with Crash.
+func StartDisposableControlPlane() (*ControlPlane, error) {
+	// kube-apiserver's graceful shutdown waits for open watches, such as a running manager's; a short stop
+	// timeout turns SIGTERM into SIGKILL after two seconds.
+	return start(&envtest.Environment{ControlPlaneStopTimeout: 2 * time.Second})
+}
+
+func start(env *envtest.Environment) (*ControlPlane, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, ErrNoAssets
 	}
-	env := &envtest.Environment{}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
@@ -61,6 +73,16 @@ func StartControlPlane() (*ControlPlane, error) {
 func (c *ControlPlane) Stop() error {
 	if err := c.env.Stop(); err != nil {
 		return fmt.Errorf("stop control plane: %w", err)
+	}
+	return nil
+}
+
+// Crash takes the control plane away from its clients without a graceful shutdown, as a failed or
+// partitioned API server would be: connections are refused from then on.
+func (c *ControlPlane) Crash() error {
+	err := c.env.Stop()
+	if err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
+		return fmt.Errorf("crash control plane: %w", err)
 	}
 	return nil
 }
