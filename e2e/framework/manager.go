@@ -48,21 +48,33 @@ func StartManager(bin, kubeconfig, address string, args ...string) (*Manager, er
 	}
 	go func() { m.err = m.cmd.Wait(); close(m.done) }()
 
-	deadline := time.Now().Add(60 * time.Second)
+	if err := waitForListener(address, 60*time.Second, m.done); err != nil {
+		_ = m.Stop()
+		return nil, fmt.Errorf("start manager: %w\n%s", err, m.Logs())
+	}
+	return m, nil
+}
+
+// WaitForListener returns once address accepts TCP connections, or an error after timeout.
+func WaitForListener(address string, timeout time.Duration) error {
+	return waitForListener(address, timeout, nil)
+}
+
+func waitForListener(address string, timeout time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
-		case <-m.done:
-			return nil, fmt.Errorf("manager exited before listening on %s: %v\n%s", address, m.err, m.Logs())
+		case <-exited:
+			return fmt.Errorf("process exited before listening on %s", address)
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", address, time.Second); err == nil {
 			c.Close()
-			return m, nil
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_ = m.Stop()
-	return nil, fmt.Errorf("manager does not listen on %s after 60s\n%s", address, m.Logs())
+	return fmt.Errorf("nothing listens on %s after %s", address, timeout)
 }
 
 // Logs returns everything the manager printed so far.
