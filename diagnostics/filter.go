@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -34,7 +35,7 @@ func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metri
 			return nil, err
 		}
 		return func(log logr.Logger, next http.Handler) (http.Handler, error) {
-			return &filter{authn: authn, authz: authz, log: log, next: next}, nil
+			return &filter{authn: authn, authz: authz, timeout: s.timeout, log: log, next: next}, nil
 		}, nil
 	}
 }
@@ -45,8 +46,10 @@ func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metri
 type filter struct {
 	authn authenticator.Request
 	authz decider
-	log   logr.Logger
-	next  http.Handler
+	// timeout bounds the SubjectAccessReview with its retries (the TokenReview has its own bound).
+	timeout time.Duration
+	log     logr.Logger
+	next    http.Handler
 }
 
 func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -74,7 +77,9 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Path:            req.URL.Path,
 		ResourceRequest: false,
 	}
-	decision, reason, err := f.authz.Authorize(withoutBodyLogging(req.Context()), attrs)
+	ctx, cancel := context.WithTimeout(withoutBodyLogging(req.Context()), f.timeout)
+	defer cancel()
+	decision, reason, err := f.authz.Authorize(ctx, attrs)
 	switch {
 	case err != nil:
 		f.log.Error(err, "Cannot authorize diagnostics request: the API server did not answer the SubjectAccessReview",

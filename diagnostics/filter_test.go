@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -87,7 +88,7 @@ func TestFilterDecisions(t *testing.T) {
 			var logs bytes.Buffer
 			log := funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 10})
 			served := false
-			f := &filter{authn: &tt.reviews, authz: &tt.reviews, log: log,
+			f := &filter{authn: &tt.reviews, authz: &tt.reviews, timeout: time.Second, log: log,
 				next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true })}
 
 			req := httptest.NewRequest(tt.method, tt.path, nil)
