@@ -20,17 +20,25 @@ const (
 	FlagTLSMinVersion       = "tls-min-version"
 	FlagTLSCipherSuites     = "tls-cipher-suites"
 	FlagTLSCurvePreferences = "tls-curve-preferences"
+
+	// diagkit's additions, absent from Cluster API; each is opt-in.
+	FlagCertDir  = "diagnostics-cert-dir"
+	FlagCertName = "diagnostics-cert-name"
+	FlagKeyName  = "diagnostics-key-name"
 )
 
 // Defaults of the flags; the zero value of Options means the same.
 const (
 	DefaultDiagnosticsAddress = ":8443"
 	DefaultTLSMinVersion      = "VersionTLS12"
+	DefaultCertName           = "tls.crt"
+	DefaultKeyName            = "tls.key"
 )
 
 // flagNames lists every flag AddFlags and AddGoFlags register, in registration order.
 var flagNames = []string{
 	FlagTLSMinVersion, FlagTLSCipherSuites, FlagTLSCurvePreferences, FlagDiagnosticsAddress, FlagInsecureDiagnostics,
+	FlagCertDir, FlagCertName, FlagKeyName,
 }
 
 // usage holds each flag's help text. It is Cluster API's text word for word (including its missing space
@@ -58,6 +66,13 @@ func usage(name string) string {
 			"If --insecure-diagnostics is not set the diagnostics endpoint also serves pprof endpoints and an endpoint to change the log level."
 	case FlagInsecureDiagnostics:
 		return "Enable insecure diagnostics serving. For more details see the description of --diagnostics-address."
+	case FlagCertDir:
+		return "Directory holding the diagnostics endpoint's serving certificate and key (for example a mounted cert-manager Secret); " +
+			"reloaded when they change. If empty, a self-signed certificate is generated at start-up. Ignored with --insecure-diagnostics."
+	case FlagCertName:
+		return "File name of the serving certificate in --diagnostics-cert-dir."
+	case FlagKeyName:
+		return "File name of the serving key in --diagnostics-cert-dir."
 	}
 	return ""
 }
@@ -76,6 +91,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) error {
 	fs.Int32SliceVar(&o.TLSCurvePreferences, FlagTLSCurvePreferences, o.TLSCurvePreferences, usage(FlagTLSCurvePreferences))
 	fs.StringVar(&o.Address, FlagDiagnosticsAddress, o.Address, usage(FlagDiagnosticsAddress))
 	fs.BoolVar(&o.Insecure, FlagInsecureDiagnostics, o.Insecure, usage(FlagInsecureDiagnostics))
+	fs.StringVar(&o.CertDir, FlagCertDir, o.CertDir, usage(FlagCertDir))
+	fs.StringVar(&o.CertName, FlagCertName, o.CertName, usage(FlagCertName))
+	fs.StringVar(&o.KeyName, FlagKeyName, o.KeyName, usage(FlagKeyName))
 	return nil
 }
 
@@ -91,6 +109,9 @@ func (o *Options) AddGoFlags(fs *flag.FlagSet) error {
 	fs.Var(&int32List{values: &o.TLSCurvePreferences}, FlagTLSCurvePreferences, usage(FlagTLSCurvePreferences))
 	fs.StringVar(&o.Address, FlagDiagnosticsAddress, o.Address, usage(FlagDiagnosticsAddress))
 	fs.BoolVar(&o.Insecure, FlagInsecureDiagnostics, o.Insecure, usage(FlagInsecureDiagnostics))
+	fs.StringVar(&o.CertDir, FlagCertDir, o.CertDir, usage(FlagCertDir))
+	fs.StringVar(&o.CertName, FlagCertName, o.CertName, usage(FlagCertName))
+	fs.StringVar(&o.KeyName, FlagKeyName, o.KeyName, usage(FlagKeyName))
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func TestAddFlagsRegistersClusterAPIFlags(t *testing.T) {
+func TestAddFlagsRegistersEveryFlag(t *testing.T) {
 	var o Options
 	fs := pflag.NewFlagSet("manager", pflag.ContinueOnError)
 	if err := o.AddFlags(fs); err != nil {
@@ -24,6 +24,9 @@ func TestAddFlagsRegistersClusterAPIFlags(t *testing.T) {
 		FlagTLSMinVersion:       {"string", "VersionTLS12"},
 		FlagTLSCipherSuites:     {"stringSlice", "[]"},
 		FlagTLSCurvePreferences: {"int32Slice", "[]"},
+		FlagCertDir:             {"string", ""},
+		FlagCertName:            {"string", "tls.crt"},
+		FlagKeyName:             {"string", "tls.key"},
 	}
 	got := map[string]struct{ typ, def string }{}
 	fs.VisitAll(func(f *pflag.Flag) { got[f.Name] = struct{ typ, def string }{f.Value.Type(), f.DefValue} })
@@ -38,11 +41,13 @@ func TestFlagsParse(t *testing.T) {
 		"--tls-min-version=VersionTLS13",
 		"--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
 		"--tls-curve-preferences=29,23",
+		"--diagnostics-cert-dir=/certs", "--diagnostics-key-name=key.pem",
 	}
 	want := Options{
 		Address: "127.0.0.1:9443", Insecure: true, TLSMinVersion: "VersionTLS13",
 		TLSCipherSuites:     []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
 		TLSCurvePreferences: []int32{29, 23},
+		CertDir:             "/certs", CertName: "tls.crt", KeyName: "key.pem",
 	}
 	parsers := map[string]func(*Options) error{
 		"pflag": func(o *Options) error {

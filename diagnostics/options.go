@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"path/filepath"
 
 	"k8s.io/apiserver/pkg/server/routes"
 	"k8s.io/component-base/logs"
@@ -37,6 +39,14 @@ type Options struct {
 	// TLSCurvePreferences restricts the key exchange mechanisms to these crypto/tls CurveID values
 	// (--tls-curve-preferences). Empty means Go's defaults. It also applies to the webhook server.
 	TLSCurvePreferences []int32
+
+	// CertDir holds the serving certificate and key (--diagnostics-cert-dir), watched for rotation by
+	// controller-runtime. Empty means a self-signed certificate generated at start-up.
+	CertDir string
+	// CertName is the certificate's file name in CertDir (--diagnostics-cert-name). Empty means "tls.crt".
+	CertName string
+	// KeyName is the key's file name in CertDir (--diagnostics-key-name). Empty means "tls.key".
+	KeyName string
 }
 
 // setDefaults fills in empty fields, so that flag defaults show the effective values.
@@ -46,6 +56,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.TLSMinVersion == "" {
 		o.TLSMinVersion = DefaultTLSMinVersion
+	}
+	if o.CertName == "" {
+		o.CertName = DefaultCertName
+	}
+	if o.KeyName == "" {
+		o.KeyName = DefaultKeyName
 	}
 }
 
@@ -92,12 +108,32 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		// GHSA-4374-p667-p6c8, reachable before authentication; scrapers speak HTTP/1.1 anyway.
 		c.NextProtos = []string{"http/1.1"}
 	})
+	certName, keyName := o.CertName, o.KeyName
+	if o.CertDir != "" {
+		if certName == "" {
+			certName = DefaultCertName
+		}
+		if keyName == "" {
+			keyName = DefaultKeyName
+		}
+		// controller-runtime silently falls back to a self-signed certificate when the files are missing at
+		// start-up; a configured directory without them is an error instead, so the pod restarts until the
+		// certificate Secret is mounted.
+		for _, f := range []string{certName, keyName} {
+			if _, err := os.Stat(filepath.Join(o.CertDir, f)); err != nil {
+				return metricsserver.Options{}, nil, fmt.Errorf("--%s: serving certificate: %w", FlagCertDir, err)
+			}
+		}
+	}
 	return metricsserver.Options{
 		BindAddress:    address,
 		SecureServing:  true,
 		FilterProvider: newFilterProvider(defaultReviewSettings()),
 		ExtraHandlers:  debugHandlers(),
 		TLSOpts:        metricsTLS,
+		CertDir:        o.CertDir,
+		CertName:       certName,
+		KeyName:        keyName,
 	}, tlsOpts, nil
 }
 

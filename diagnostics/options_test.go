@@ -4,6 +4,8 @@ package diagnostics
 
 import (
 	"crypto/tls"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -127,5 +129,29 @@ func TestServerOptionsTLSFlags(t *testing.T) {
 			!cmp.Equal(c.CurvePreferences, []tls.CurveID{tls.X25519}) {
 			t.Errorf("%s TLS config: min %x suites %v curves %v", name, c.MinVersion, c.CipherSuites, c.CurvePreferences)
 		}
+	}
+}
+
+func TestServerOptionsCertificateFiles(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{CertDir: dir, CertName: "serving.crt"}
+	if _, _, err := o.ServerOptions(); err == nil || !strings.Contains(err.Error(), "--diagnostics-cert-dir") {
+		t.Fatalf("missing certificate files: got %v, want an error naming --diagnostics-cert-dir", err)
+	}
+	for _, f := range []string{"serving.crt", "tls.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _, err := o.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CertDir != dir || m.CertName != "serving.crt" || m.KeyName != "tls.key" {
+		t.Errorf("certificate options %q %q %q", m.CertDir, m.CertName, m.KeyName)
+	}
+	insecure := Options{Insecure: true, CertDir: filepath.Join(dir, "absent")}
+	if _, _, err := insecure.ServerOptions(); err != nil {
+		t.Errorf("--diagnostics-cert-dir is ignored with --insecure-diagnostics, got %v", err)
 	}
 }

@@ -4,8 +4,14 @@ package e2e
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
+
+	certutil "k8s.io/client-go/util/cert"
 
 	"github.com/diagkit/diagkit/e2e/framework"
 )
@@ -74,4 +80,35 @@ func TestTLS(t *testing.T) {
 			t.Fatal("a TLS 1.2 handshake succeeded with --tls-min-version=VersionTLS13")
 		}
 	})
+}
+
+// TestCertificateFromFiles serves a certificate from --diagnostics-cert-dir, as a mounted cert-manager
+// Secret would provide it, and verifies it like a scraper that knows the CA.
+func TestCertificateFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey("diagnostics.diagkit-e2e.svc", []net.IP{net.ParseIP("127.0.0.1")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startManager(t, controlPlane, "cert-manager-style-manager", "--diagnostics-cert-dir="+dir)
+	reader := caller(t, controlPlane, "cert-reader", framework.MetricsReaderRule)
+
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(certPEM) {
+		t.Fatal("cannot parse the generated certificate")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "diagnostics.diagkit-e2e.svc"}}}
+	resp, err := framework.Call(t.Context(), client, http.MethodGet, "https://"+addr+"/metrics", reader, "")
+	if err != nil {
+		t.Fatalf("a client verifying the configured certificate cannot scrape: %v", err)
+	}
+	if resp.Status != http.StatusOK {
+		t.Errorf("status %d, want 200", resp.Status)
+	}
 }
