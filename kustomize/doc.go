@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package kustomize holds diagkit's kustomize components (components/*, plain YAML that users reference
+// from their config/ trees) and builds kustomizations in process with sigs.k8s.io/kustomize/api, as
+// `kustomize build` does. The components are embedded so that the generator can copy them into a target.
+//
+// Components, each documented in its kustomization.yaml:
+//   - diagnostics: the manager's args and metrics port, the review ClusterRole and its binding, the
+//     metrics-reader and diagnostics-debugger ClusterRoles (unbound), and a Service on 8443.
+//   - remove-kube-rbac-proxy: deletes a kube-rbac-proxy sidecar and its Service and metrics-reader role.
+//   - prometheus / prometheus-pod-monitor: a ServiceMonitor or a PodMonitor scraping with a token Secret.
+//   - cert-manager: a verifiable serving certificate, mounted and passed as --diagnostics-cert-dir.
+//
+// testdata/ holds bases shaped like real projects and the golden output of building them; see
+// testdata/README.md.
+package kustomize
