@@ -16,6 +16,9 @@ BIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION ?= v0.23.0
 # v5.8.3 needs Go 1.27.
 KUSTOMIZE_VERSION ?= v5.8.2
+# CRDs that e2e installs to validate the prometheus and cert-manager components, taken from these Go modules.
+PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
+CERT_MANAGER_VERSION ?= v1.21.2
 # The newest controller-runtime the diagnostics module is also tested against (its go.mod holds the oldest).
 CR_LATEST_VERSION ?= v0.25.2
 
@@ -46,7 +49,7 @@ help: ## List the targets.
 ##@ Tools
 
 .PHONY: tools
-tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen $(BIN)/kustomize ## Build kube-apiserver, etcd, controller-gen and kustomize (cached by version).
+tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen $(BIN)/kustomize crds ## Build kube-apiserver, etcd, controller-gen and kustomize (cached by version), link the CRDs.
 
 .PHONY: print-envtest-assets
 print-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Print the directory to use as KUBEBUILDER_ASSETS.
@@ -90,10 +93,23 @@ $(KUSTOMIZE_CACHED):
 .PHONY: FORCE
 FORCE:
 
+# The Go module cache is the cache: a second run only re-points the links.
+CRDS_DIR := $(BIN)/crds
+.PHONY: crds
+crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from Go modules) into bin/crds.
+	@mkdir -p $(CRDS_DIR)
+	@po=$$($(GO) mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	cm=$$($(GO) mod download -json github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	for f in $$po/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
+		$$po/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml \
+		$$cm/deploy/crds/cert-manager.io_issuers.yaml $$cm/deploy/crds/cert-manager.io_certificates.yaml; do \
+		[ -f "$$f" ] || { echo "missing CRD $$f"; exit 1; }; ln -sfn "$$f" $(CRDS_DIR)/$$(basename $$f); \
+	done
+
 ##@ Test
 
 # Every test run gets the absolute assets directory, so any package can start a control plane.
-TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS)
+TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR)
 GO_TEST ?= $(GO) test -count=1
 
 .PHONY: test

@@ -157,6 +157,27 @@ func TestManagerIsWired(t *testing.T) {
 			if yaml.GetValue(ports) != "metrics" {
 				t.Errorf("container port 8443 is not named metrics: %q", yaml.GetValue(ports))
 			}
+
+			podLabels, _ := deployment.Pipe(yaml.Lookup("spec", "template", "metadata", "labels"))
+			for _, n := range parse(t, out) {
+				if n.GetKind() != "Service" || !strings.HasSuffix(n.GetName(), "diagnostics-service") {
+					continue
+				}
+				selector, _ := n.Pipe(yaml.Lookup("spec", "selector"))
+				sel, err := selector.Map()
+				if err != nil || len(sel) == 0 {
+					t.Fatalf("the diagnostics Service selects nothing (%v)", err)
+				}
+				labels, err := podLabels.Map()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range sel {
+					if labels[k] != v {
+						t.Errorf("Service selects %s=%v, the manager's pods have %v", k, v, labels[k])
+					}
+				}
+			}
 		})
 	}
 }

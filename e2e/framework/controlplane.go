@@ -110,14 +110,19 @@ func (c *ControlPlane) ServiceAccountToken(ctx context.Context, namespace, name 
 	return tr.Status.Token, nil
 }
 
-// Grant creates a ClusterRole with the rules and binds it to the ServiceAccount; both are named role.
+// Grant creates a ClusterRole with the rules and binds it to the ServiceAccount.
 func (c *ControlPlane) Grant(ctx context.Context, namespace, serviceAccount, role string, rules ...Rule) error {
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role}, Rules: rules}
 	if _, err := c.Clientset.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create ClusterRole %s: %w", role, err)
 	}
+	return c.Bind(ctx, namespace, serviceAccount, role, role+"-"+namespace+"-"+serviceAccount)
+}
+
+// Bind binds an existing ClusterRole to the ServiceAccount with a ClusterRoleBinding named binding.
+func (c *ControlPlane) Bind(ctx context.Context, namespace, serviceAccount, role, binding string) error {
 	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role + "-" + namespace + "-" + serviceAccount},
+		ObjectMeta: metav1.ObjectMeta{Name: binding},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: serviceAccount}},
 	}
