@@ -296,3 +296,48 @@ func TestComponentsAreEmbedded(t *testing.T) {
 		t.Errorf("embedded components (-want +got):\n%s", diff)
 	}
 }
+
+// TestCertificateWiring checks that what cert-manager will issue is what the manager mounts and what the
+// monitors verify: the Secret name in all three places, and the monitors' serverName among the DNS names.
+func TestCertificateWiring(t *testing.T) {
+	out, err := Build(fixtureDir("kubebuilder-v4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secretName, volumeSecret, serverName, caSecret, serviceDNS string
+	var dnsNames []string
+	for _, n := range parse(t, out) {
+		switch n.GetKind() {
+		case "Certificate":
+			secretName = yaml.GetValue(mustLookup(t, n, "spec", "secretName"))
+			dnsNames = scalars(n, "spec", "dnsNames")
+		case "Deployment":
+			volumeSecret = yaml.GetValue(mustLookup(t, n, "spec", "template", "spec", "volumes", "[name=diagnostics-certs]", "secret", "secretName"))
+		case "ServiceMonitor":
+			serverName = yaml.GetValue(mustLookup(t, n, "spec", "endpoints", "0", "tlsConfig", "serverName"))
+			caSecret = yaml.GetValue(mustLookup(t, n, "spec", "endpoints", "0", "tlsConfig", "ca", "secret", "name"))
+		case "Service":
+			if strings.HasSuffix(n.GetName(), "diagnostics-service") {
+				serviceDNS = n.GetName() + "." + n.GetNamespace() + ".svc"
+			}
+		}
+	}
+	if serviceDNS == "" || !slices.Contains(dnsNames, serviceDNS) {
+		t.Errorf("certificate DNS names %v lack the diagnostics Service's %q", dnsNames, serviceDNS)
+	}
+	if secretName == "" || secretName != volumeSecret || secretName != caSecret {
+		t.Errorf("Secret names differ: Certificate %q, volume %q, monitor CA %q", secretName, volumeSecret, caSecret)
+	}
+	if !slices.Contains(dnsNames, serverName) {
+		t.Errorf("the monitor verifies serverName %q, the certificate is for %v", serverName, dnsNames)
+	}
+}
+
+func mustLookup(t *testing.T, n *yaml.RNode, path ...string) *yaml.RNode {
+	t.Helper()
+	v, err := n.Pipe(yaml.Lookup(path...))
+	if err != nil || v == nil {
+		t.Fatalf("%s %s has no %s", n.GetKind(), n.GetName(), strings.Join(path, "."))
+	}
+	return v
+}
