@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/pprof"
 	"strings"
-	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -22,20 +22,17 @@ import (
 const retryAfterSeconds = "5"
 
 // newFilterProvider returns a metricsserver FilterProvider whose filter authenticates and authorizes every
-// request to every diagnostics path. controller-runtime calls it once, with the manager's rest.Config.
+// request to every diagnostics path. controller-runtime calls it once, with the manager's rest.Config; the
+// reviews use their own client and budget, so they cannot slow the manager's own API calls.
 func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
 	return func(cfg *rest.Config, _ *http.Client) (metricsserver.Filter, error) {
-		cfg = reviewClientConfig(cfg, s)
-		authn, err := newAuthenticator(cfg, s)
-		if err != nil {
-			return nil, err
-		}
-		authz, err := newAuthorizer(cfg, s)
+		// The provider gets no context; the CA file watcher lives as long as the process, like the server.
+		r, err := newReviewers(context.Background(), cfg, s)
 		if err != nil {
 			return nil, err
 		}
 		return func(log logr.Logger, next http.Handler) (http.Handler, error) {
-			return &filter{authn: authn, authz: authz, timeout: s.timeout, log: log, next: next}, nil
+			return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, log: log, next: next}, nil
 		}, nil
 	}
 }
@@ -46,15 +43,24 @@ func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metri
 type filter struct {
 	authn authenticator.Request
 	authz decider
-	// timeout bounds the SubjectAccessReview with its retries (the TokenReview has its own bound).
-	timeout time.Duration
-	log     logr.Logger
-	next    http.Handler
+	// audiences, when set, are the only ones a token may have been issued for.
+	audiences authenticator.Audiences
+	log       logr.Logger
+	next      http.Handler
 }
 
 func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// The pprof index is a subtree handler: without this, every made-up path under it would cost a
+	// SubjectAccessReview of its own before pprof answers 404.
+	if !knownPprofPath(req.URL.Path) {
+		http.NotFound(w, req)
+		return
+	}
 	// On success the authenticator strips the Authorization header, so the token never reaches a handler.
 	// Nothing below logs the request's headers or the token.
+	if len(f.audiences) > 0 {
+		req = req.WithContext(authenticator.WithAudiences(req.Context(), f.audiences))
+	}
 	res, ok, err := f.authn.AuthenticateRequest(req)
 	switch {
 	case err != nil && errors.Is(err, errUnavailable):
@@ -77,9 +83,7 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Path:            req.URL.Path,
 		ResourceRequest: false,
 	}
-	ctx, cancel := context.WithTimeout(withoutBodyLogging(req.Context()), f.timeout)
-	defer cancel()
-	decision, reason, err := f.authz.Authorize(ctx, attrs)
+	decision, reason, err := f.authz.Authorize(req.Context(), attrs)
 	switch {
 	case err != nil:
 		f.log.Error(err, "Cannot authorize diagnostics request: the API server did not answer the SubjectAccessReview",
@@ -92,6 +96,19 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	f.next.ServeHTTP(w, req)
+}
+
+// knownPprofPath is false for paths under /debug/pprof/ that net/http/pprof does not serve.
+func knownPprofPath(path string) bool {
+	name, under := strings.CutPrefix(path, "/debug/pprof/")
+	if !under {
+		return true
+	}
+	switch name {
+	case "", "cmdline", "profile", "symbol", "trace":
+		return true
+	}
+	return pprof.Lookup(name) != nil
 }
 
 // decider is the part of authorizer.Authorizer the filter uses; the full interface grew in newer

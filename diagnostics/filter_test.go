@@ -10,8 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -88,7 +88,7 @@ func TestFilterDecisions(t *testing.T) {
 			var logs bytes.Buffer
 			log := funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 10})
 			served := false
-			f := &filter{authn: &tt.reviews, authz: &tt.reviews, timeout: time.Second, log: log,
+			f := &filter{authn: &tt.reviews, authz: &tt.reviews, log: log,
 				next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true })}
 
 			req := httptest.NewRequest(tt.method, tt.path, nil)
@@ -170,5 +170,33 @@ func TestRejectionIsUnauthenticated(t *testing.T) {
 				t.Errorf("unexpected error %v", err)
 			}
 		})
+	}
+}
+
+func TestUnknownPprofPathsAreNotReviewed(t *testing.T) {
+	reviews := &fakeReviews{tokens: map[string]string{secretToken: "debugger"}, allowed: map[string]bool{}}
+	f := &filter{authn: reviews, authz: reviews, log: logr.Discard(),
+		next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	for path, want := range map[string]int{
+		"/debug/pprof/":          http.StatusForbidden,
+		"/debug/pprof/heap":      http.StatusForbidden,
+		"/debug/pprof/goroutine": http.StatusForbidden,
+		"/debug/pprof/profile":   http.StatusForbidden,
+		"/debug/pprof/p42":       http.StatusNotFound,
+		"/debug/pprof/heap/x":    http.StatusNotFound,
+		"/metrics":               http.StatusForbidden,
+	} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer "+secretToken)
+		rec := httptest.NewRecorder()
+		f.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("%s: status %d, want %d", path, rec.Code, want)
+		}
+	}
+	for _, a := range reviews.seen {
+		if a.GetPath() == "/debug/pprof/p42" || a.GetPath() == "/debug/pprof/heap/x" {
+			t.Errorf("unknown path %s was reviewed", a.GetPath())
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -21,10 +22,22 @@ const (
 	FlagTLSCipherSuites     = "tls-cipher-suites"
 	FlagTLSCurvePreferences = "tls-curve-preferences"
 
-	// diagkit's additions, absent from Cluster API; each is opt-in.
-	FlagCertDir  = "diagnostics-cert-dir"
-	FlagCertName = "diagnostics-cert-name"
-	FlagKeyName  = "diagnostics-key-name"
+	// diagkit's additions, absent from Cluster API; each is opt-in or keeps today's behaviour by default.
+	FlagCertDir              = "diagnostics-cert-dir"
+	FlagCertName             = "diagnostics-cert-name"
+	FlagKeyName              = "diagnostics-key-name"
+	FlagClientCAFile         = "diagnostics-client-ca-file"
+	FlagTokenAudiences       = "diagnostics-token-audiences"
+	FlagTokenCacheTTL        = "diagnostics-token-cache-ttl"
+	FlagTokenFailureCacheTTL = "diagnostics-token-failure-cache-ttl"
+	FlagAllowCacheTTL        = "diagnostics-allow-cache-ttl"
+	FlagDenyCacheTTL         = "diagnostics-deny-cache-ttl"
+	FlagReviewTimeout        = "diagnostics-review-timeout"
+	FlagTokenCacheSize       = "diagnostics-token-cache-size"
+	FlagDecisionCacheSize    = "diagnostics-decision-cache-size"
+	FlagReviewQPS            = "diagnostics-review-qps"
+	FlagReviewBurst          = "diagnostics-review-burst"
+	FlagMaxInFlightReviews   = "diagnostics-max-inflight-reviews"
 )
 
 // Defaults of the flags; the zero value of Options means the same.
@@ -38,7 +51,9 @@ const (
 // flagNames lists every flag AddFlags and AddGoFlags register, in registration order.
 var flagNames = []string{
 	FlagTLSMinVersion, FlagTLSCipherSuites, FlagTLSCurvePreferences, FlagDiagnosticsAddress, FlagInsecureDiagnostics,
-	FlagCertDir, FlagCertName, FlagKeyName,
+	FlagCertDir, FlagCertName, FlagKeyName, FlagClientCAFile, FlagTokenAudiences,
+	FlagTokenCacheTTL, FlagTokenFailureCacheTTL, FlagAllowCacheTTL, FlagDenyCacheTTL, FlagReviewTimeout,
+	FlagTokenCacheSize, FlagDecisionCacheSize, FlagReviewQPS, FlagReviewBurst, FlagMaxInFlightReviews,
 }
 
 // usage holds each flag's help text. It is Cluster API's text word for word (including its missing space
@@ -73,8 +88,63 @@ func usage(name string) string {
 		return "File name of the serving certificate in --diagnostics-cert-dir."
 	case FlagKeyName:
 		return "File name of the serving key in --diagnostics-cert-dir."
+	case FlagClientCAFile:
+		return "PEM file of CAs whose client certificates authenticate callers (CommonName is the user, Organizations the groups), " +
+			"authorized like tokens. The server requests but does not require a certificate; reloaded when it changes. Ignored with --insecure-diagnostics."
+	case FlagTokenAudiences:
+		return "Comma-separated audiences; if set, only tokens issued for one of them are accepted."
+	case FlagTokenCacheTTL:
+		return "How long an accepted token is remembered before it is reviewed again."
+	case FlagTokenFailureCacheTTL:
+		return "How long a rejected token is remembered before it is reviewed again."
+	case FlagAllowCacheTTL:
+		return "How long an allowed request is remembered before it is authorized again."
+	case FlagDenyCacheTTL:
+		return "How long a denied request is remembered before it is authorized again."
+	case FlagReviewTimeout:
+		return "Time limit for one TokenReview or SubjectAccessReview, retries included; a request that cannot be decided in time gets 503."
+	case FlagTokenCacheSize:
+		return "Most accepted tokens remembered; a tenth as many rejected tokens are remembered separately."
+	case FlagDecisionCacheSize:
+		return "Most allowed requests remembered; a tenth as many denied requests are remembered separately."
+	case FlagReviewQPS:
+		return "Sustained reviews per second sent to the API server; requests beyond the budget that no cache answers get 503."
+	case FlagReviewBurst:
+		return "Reviews that may be sent at once above --diagnostics-review-qps."
+	case FlagMaxInFlightReviews:
+		return "Reviews that may wait for the API server at the same time."
 	}
 	return ""
+}
+
+// scalarFlags is what *pflag.FlagSet and *flag.FlagSet have in common: their scalar flags are declared alike.
+type scalarFlags interface {
+	StringVar(p *string, name, value, usage string)
+	BoolVar(p *bool, name string, value bool, usage string)
+	DurationVar(p *time.Duration, name string, value time.Duration, usage string)
+	IntVar(p *int, name string, value int, usage string)
+	Float64Var(p *float64, name string, value float64, usage string)
+}
+
+// addScalarFlags registers every flag but the lists, whose types differ between the two packages.
+func (o *Options) addScalarFlags(fs scalarFlags) {
+	fs.StringVar(&o.TLSMinVersion, FlagTLSMinVersion, o.TLSMinVersion, usage(FlagTLSMinVersion))
+	fs.StringVar(&o.Address, FlagDiagnosticsAddress, o.Address, usage(FlagDiagnosticsAddress))
+	fs.BoolVar(&o.Insecure, FlagInsecureDiagnostics, o.Insecure, usage(FlagInsecureDiagnostics))
+	fs.StringVar(&o.CertDir, FlagCertDir, o.CertDir, usage(FlagCertDir))
+	fs.StringVar(&o.CertName, FlagCertName, o.CertName, usage(FlagCertName))
+	fs.StringVar(&o.KeyName, FlagKeyName, o.KeyName, usage(FlagKeyName))
+	fs.StringVar(&o.ClientCAFile, FlagClientCAFile, o.ClientCAFile, usage(FlagClientCAFile))
+	fs.DurationVar(&o.TokenCacheTTL, FlagTokenCacheTTL, o.TokenCacheTTL, usage(FlagTokenCacheTTL))
+	fs.DurationVar(&o.TokenFailureCacheTTL, FlagTokenFailureCacheTTL, o.TokenFailureCacheTTL, usage(FlagTokenFailureCacheTTL))
+	fs.DurationVar(&o.AllowCacheTTL, FlagAllowCacheTTL, o.AllowCacheTTL, usage(FlagAllowCacheTTL))
+	fs.DurationVar(&o.DenyCacheTTL, FlagDenyCacheTTL, o.DenyCacheTTL, usage(FlagDenyCacheTTL))
+	fs.DurationVar(&o.ReviewTimeout, FlagReviewTimeout, o.ReviewTimeout, usage(FlagReviewTimeout))
+	fs.IntVar(&o.TokenCacheSize, FlagTokenCacheSize, o.TokenCacheSize, usage(FlagTokenCacheSize))
+	fs.IntVar(&o.DecisionCacheSize, FlagDecisionCacheSize, o.DecisionCacheSize, usage(FlagDecisionCacheSize))
+	fs.Float64Var(&o.ReviewQPS, FlagReviewQPS, o.ReviewQPS, usage(FlagReviewQPS))
+	fs.IntVar(&o.ReviewBurst, FlagReviewBurst, o.ReviewBurst, usage(FlagReviewBurst))
+	fs.IntVar(&o.MaxInFlightReviews, FlagMaxInFlightReviews, o.MaxInFlightReviews, usage(FlagMaxInFlightReviews))
 }
 
 // AddFlags registers the diagnostics flags on a pflag FlagSet (cobra, Cluster API style main.go files).
@@ -86,14 +156,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) error {
 		return err
 	}
 	o.setDefaults()
-	fs.StringVar(&o.TLSMinVersion, FlagTLSMinVersion, o.TLSMinVersion, usage(FlagTLSMinVersion))
+	o.addScalarFlags(fs)
 	fs.StringSliceVar(&o.TLSCipherSuites, FlagTLSCipherSuites, o.TLSCipherSuites, usage(FlagTLSCipherSuites))
 	fs.Int32SliceVar(&o.TLSCurvePreferences, FlagTLSCurvePreferences, o.TLSCurvePreferences, usage(FlagTLSCurvePreferences))
-	fs.StringVar(&o.Address, FlagDiagnosticsAddress, o.Address, usage(FlagDiagnosticsAddress))
-	fs.BoolVar(&o.Insecure, FlagInsecureDiagnostics, o.Insecure, usage(FlagInsecureDiagnostics))
-	fs.StringVar(&o.CertDir, FlagCertDir, o.CertDir, usage(FlagCertDir))
-	fs.StringVar(&o.CertName, FlagCertName, o.CertName, usage(FlagCertName))
-	fs.StringVar(&o.KeyName, FlagKeyName, o.KeyName, usage(FlagKeyName))
+	fs.StringSliceVar(&o.TokenAudiences, FlagTokenAudiences, o.TokenAudiences, usage(FlagTokenAudiences))
 	return nil
 }
 
@@ -104,14 +170,10 @@ func (o *Options) AddGoFlags(fs *flag.FlagSet) error {
 		return err
 	}
 	o.setDefaults()
-	fs.StringVar(&o.TLSMinVersion, FlagTLSMinVersion, o.TLSMinVersion, usage(FlagTLSMinVersion))
+	o.addScalarFlags(fs)
 	fs.Var(&stringList{values: &o.TLSCipherSuites}, FlagTLSCipherSuites, usage(FlagTLSCipherSuites))
 	fs.Var(&int32List{values: &o.TLSCurvePreferences}, FlagTLSCurvePreferences, usage(FlagTLSCurvePreferences))
-	fs.StringVar(&o.Address, FlagDiagnosticsAddress, o.Address, usage(FlagDiagnosticsAddress))
-	fs.BoolVar(&o.Insecure, FlagInsecureDiagnostics, o.Insecure, usage(FlagInsecureDiagnostics))
-	fs.StringVar(&o.CertDir, FlagCertDir, o.CertDir, usage(FlagCertDir))
-	fs.StringVar(&o.CertName, FlagCertName, o.CertName, usage(FlagCertName))
-	fs.StringVar(&o.KeyName, FlagKeyName, o.KeyName, usage(FlagKeyName))
+	fs.Var(&stringList{values: &o.TokenAudiences}, FlagTokenAudiences, usage(FlagTokenAudiences))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
@@ -19,14 +20,26 @@ func TestAddFlagsRegistersEveryFlag(t *testing.T) {
 		t.Fatalf("AddFlags: %v", err)
 	}
 	want := map[string]struct{ typ, def string }{
-		FlagDiagnosticsAddress:  {"string", ":8443"},
-		FlagInsecureDiagnostics: {"bool", "false"},
-		FlagTLSMinVersion:       {"string", "VersionTLS12"},
-		FlagTLSCipherSuites:     {"stringSlice", "[]"},
-		FlagTLSCurvePreferences: {"int32Slice", "[]"},
-		FlagCertDir:             {"string", ""},
-		FlagCertName:            {"string", "tls.crt"},
-		FlagKeyName:             {"string", "tls.key"},
+		FlagDiagnosticsAddress:   {"string", ":8443"},
+		FlagInsecureDiagnostics:  {"bool", "false"},
+		FlagTLSMinVersion:        {"string", "VersionTLS12"},
+		FlagTLSCipherSuites:      {"stringSlice", "[]"},
+		FlagTLSCurvePreferences:  {"int32Slice", "[]"},
+		FlagCertDir:              {"string", ""},
+		FlagCertName:             {"string", "tls.crt"},
+		FlagKeyName:              {"string", "tls.key"},
+		FlagClientCAFile:         {"string", ""},
+		FlagTokenAudiences:       {"stringSlice", "[]"},
+		FlagTokenCacheTTL:        {"duration", "1m0s"},
+		FlagTokenFailureCacheTTL: {"duration", "1m0s"},
+		FlagAllowCacheTTL:        {"duration", "5m0s"},
+		FlagDenyCacheTTL:         {"duration", "30s"},
+		FlagReviewTimeout:        {"duration", "5s"},
+		FlagTokenCacheSize:       {"int", "10000"},
+		FlagDecisionCacheSize:    {"int", "8192"},
+		FlagReviewQPS:            {"float64", "20"},
+		FlagReviewBurst:          {"int", "100"},
+		FlagMaxInFlightReviews:   {"int", "10"},
 	}
 	got := map[string]struct{ typ, def string }{}
 	fs.VisitAll(func(f *pflag.Flag) { got[f.Name] = struct{ typ, def string }{f.Value.Type(), f.DefValue} })
@@ -42,12 +55,16 @@ func TestFlagsParse(t *testing.T) {
 		"--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
 		"--tls-curve-preferences=29,23",
 		"--diagnostics-cert-dir=/certs", "--diagnostics-key-name=key.pem",
+		"--diagnostics-token-audiences=prometheus,metrics", "--diagnostics-allow-cache-ttl=10s", "--diagnostics-review-qps=2.5",
 	}
 	want := Options{
 		Address: "127.0.0.1:9443", Insecure: true, TLSMinVersion: "VersionTLS13",
 		TLSCipherSuites:     []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
 		TLSCurvePreferences: []int32{29, 23},
 		CertDir:             "/certs", CertName: "tls.crt", KeyName: "key.pem",
+		TokenAudiences: []string{"prometheus", "metrics"}, AllowCacheTTL: 10 * time.Second, ReviewQPS: 2.5,
+		TokenCacheTTL: time.Minute, TokenFailureCacheTTL: time.Minute, DenyCacheTTL: 30 * time.Second,
+		ReviewTimeout: 5 * time.Second, TokenCacheSize: 10000, DecisionCacheSize: 8192, ReviewBurst: 100, MaxInFlightReviews: 10,
 	}
 	parsers := map[string]func(*Options) error{
 		"pflag": func(o *Options) error {

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/apiserver/pkg/server/routes"
 	"k8s.io/component-base/logs"
@@ -47,6 +48,29 @@ type Options struct {
 	CertName string
 	// KeyName is the key's file name in CertDir (--diagnostics-key-name). Empty means "tls.key".
 	KeyName string
+
+	// ClientCAFile enables client-certificate authentication (--diagnostics-client-ca-file): the server
+	// requests (does not require) a client certificate, and one signed by a CA in this file authenticates
+	// its CommonName as the user and its Organizations as groups, as kube-apiserver does; authorization is
+	// the same SubjectAccessReview. The file is reloaded when it changes. Bearer tokens keep working.
+	ClientCAFile string
+
+	// TokenAudiences, when set, accepts only tokens issued for one of these audiences
+	// (--diagnostics-token-audiences), for example a TokenRequest or projected token made for the scraper.
+	TokenAudiences []string
+
+	// Review caches, timeouts and budget. Zero means the default given in each flag's help; the cache
+	// lifetimes default to controller-runtime's.
+	TokenCacheTTL        time.Duration // --diagnostics-token-cache-ttl: accepted tokens (1m)
+	TokenFailureCacheTTL time.Duration // --diagnostics-token-failure-cache-ttl: rejected tokens (1m)
+	AllowCacheTTL        time.Duration // --diagnostics-allow-cache-ttl: allowed requests (5m)
+	DenyCacheTTL         time.Duration // --diagnostics-deny-cache-ttl: denied requests (30s)
+	ReviewTimeout        time.Duration // --diagnostics-review-timeout: one review, retries included (5s)
+	TokenCacheSize       int           // --diagnostics-token-cache-size: accepted tokens kept (10000)
+	DecisionCacheSize    int           // --diagnostics-decision-cache-size: allowed requests kept (8192)
+	ReviewQPS            float64       // --diagnostics-review-qps: sustained reviews per second (20)
+	ReviewBurst          int           // --diagnostics-review-burst: reviews allowed at once above the rate (100)
+	MaxInFlightReviews   int           // --diagnostics-max-inflight-reviews: concurrent reviews (10)
 }
 
 // setDefaults fills in empty fields, so that flag defaults show the effective values.
@@ -63,15 +87,17 @@ func (o *Options) setDefaults() {
 	if o.KeyName == "" {
 		o.KeyName = DefaultKeyName
 	}
+	r := o.reviewSettings()
+	o.TokenCacheTTL, o.TokenFailureCacheTTL = r.tokenSuccessTTL, r.tokenFailureTTL
+	o.AllowCacheTTL, o.DenyCacheTTL, o.ReviewTimeout = r.allowTTL, r.denyTTL, r.timeout
+	o.TokenCacheSize, o.DecisionCacheSize = r.tokenCacheSize, r.decisionCacheSize
+	o.ReviewQPS, o.ReviewBurst, o.MaxInFlightReviews = float64(r.qps), r.burst, r.maxInFlight
 }
 
 // Validate reports every invalid option at once, each error naming its flag.
 func (o *Options) Validate() error {
 	_, err := o.tlsOptions()
-	if addrErr := o.validateAddress(); addrErr != nil {
-		err = errors.Join(err, addrErr)
-	}
-	return err
+	return errors.Join(err, o.validateAddress(), o.validateReview(), o.validateClientCA())
 }
 
 func (o *Options) validateAddress() error {
@@ -108,6 +134,13 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		// GHSA-4374-p667-p6c8, reachable before authentication; scrapers speak HTTP/1.1 anyway.
 		c.NextProtos = []string{"http/1.1"}
 	})
+	if o.ClientCAFile != "" {
+		metricsTLS = append(metricsTLS, func(c *tls.Config) {
+			// Requested, not required and not verified here: callers with tokens send no certificate, and
+			// the x509 authenticator verifies against the current (reloaded) CA bundle.
+			c.ClientAuth = tls.RequestClientCert
+		})
+	}
 	certName, keyName := o.CertName, o.KeyName
 	if o.CertDir != "" {
 		if certName == "" {
@@ -128,7 +161,7 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 	return metricsserver.Options{
 		BindAddress:    address,
 		SecureServing:  true,
-		FilterProvider: newFilterProvider(defaultReviewSettings()),
+		FilterProvider: newFilterProvider(o.reviewSettings()),
 		ExtraHandlers:  debugHandlers(),
 		TLSOpts:        metricsTLS,
 		CertDir:        o.CertDir,

@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	certutil "k8s.io/client-go/util/cert"
 )
 
 func TestValidate(t *testing.T) {
@@ -31,6 +33,12 @@ func TestValidate(t *testing.T) {
 		{name: "duplicate curve", opts: Options{TLSCurvePreferences: []int32{29, 29}}, wantErr: []string{"listed twice"}},
 		{name: "out-of-range curve", opts: Options{TLSCurvePreferences: []int32{70000}}, wantErr: []string{"between 1 and 65535"}},
 		{name: "address without port", opts: Options{Address: "localhost"}, wantErr: []string{"--diagnostics-address", `found "localhost"`}},
+		{name: "negative cache TTL", opts: Options{AllowCacheTTL: -time.Second}, wantErr: []string{"--diagnostics-allow-cache-ttl", "found -1s"}},
+		{name: "review timeout above a minute", opts: Options{ReviewTimeout: 2 * time.Minute}, wantErr: []string{"--diagnostics-review-timeout"}},
+		{name: "negative review budget", opts: Options{ReviewQPS: -1, MaxInFlightReviews: -2},
+			wantErr: []string{"--diagnostics-review-qps", "--diagnostics-max-inflight-reviews"}},
+		{name: "empty audience", opts: Options{TokenAudiences: []string{""}}, wantErr: []string{"--diagnostics-token-audiences"}},
+		{name: "missing client CA file", opts: Options{ClientCAFile: "/nonexistent/ca.crt"}, wantErr: []string{"--diagnostics-client-ca-file", "/nonexistent/ca.crt"}},
 		{name: "every problem is reported at once", opts: Options{Address: "nope", TLSMinVersion: "x", TLSCipherSuites: []string{"y"}},
 			wantErr: []string{"--diagnostics-address", "--tls-min-version", "--tls-cipher-suites"}},
 	}
@@ -153,5 +161,39 @@ func TestServerOptionsCertificateFiles(t *testing.T) {
 	insecure := Options{Insecure: true, CertDir: filepath.Join(dir, "absent")}
 	if _, _, err := insecure.ServerOptions(); err != nil {
 		t.Errorf("--diagnostics-cert-dir is ignored with --insecure-diagnostics, got %v", err)
+	}
+}
+
+func TestValidateClientCAContent(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(f, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := (&Options{ClientCAFile: f}).Validate()
+	if err == nil || !strings.Contains(err.Error(), "expected PEM certificates") {
+		t.Fatalf("got %v, want an error saying PEM certificates were expected", err)
+	}
+}
+
+func TestServerOptionsRequestsClientCertificates(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, _, err := certutil.GenerateSelfSignedCertKey("client-ca", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(f, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := (&Options{ClientCAFile: f}).ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := applied(m.TLSOpts).ClientAuth; got != tls.RequestClientCert {
+		t.Errorf("ClientAuth %v, want RequestClientCert (asked, not required, verified by the authenticator)", got)
+	}
+	m, _, _ = (&Options{}).ServerOptions()
+	if got := applied(m.TLSOpts).ClientAuth; got != tls.NoClientCert {
+		t.Errorf("without a client CA, ClientAuth %v, want NoClientCert", got)
 	}
 }

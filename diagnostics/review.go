@@ -17,8 +17,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	"k8s.io/apiserver/pkg/authentication/request/websocket"
-	"k8s.io/apiserver/pkg/authentication/token/cache"
+	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
@@ -26,31 +27,28 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// reviewSettings tune how the API server is asked. The TTLs are controller-runtime's, so that adopting
-// diagkit does not change how often a manager sends reviews.
+// reviewSettings are the resolved review options (see Options and review_options.go).
 type reviewSettings struct {
-	tokenSuccessTTL, tokenFailureTTL time.Duration
-	allowTTL, denyTTL                time.Duration
-	// timeout bounds one review request, below Prometheus' default 10s scrape timeout so that a hung API
-	// server yields a 503 the scraper can see instead of a scrape timeout.
-	timeout time.Duration
-	backoff wait.Backoff
+	tokenSuccessTTL, tokenFailureTTL  time.Duration
+	allowTTL, denyTTL                 time.Duration
+	timeout                           time.Duration
+	tokenCacheSize, decisionCacheSize int
+	qps                               float32
+	burst, maxInFlight                int
+	audiences                         []string
+	clientCAFile                      string
+	backoff                           wait.Backoff
 }
 
-func defaultReviewSettings() reviewSettings {
-	return reviewSettings{
-		tokenSuccessTTL: time.Minute,
-		tokenFailureTTL: time.Minute,
-		allowTTL:        5 * time.Minute,
-		denyTTL:         30 * time.Second,
-		timeout:         5 * time.Second,
-		// controller-runtime's retry schedule; only transient errors (reset connections, 429, 5xx) retry.
-		backoff: wait.Backoff{Duration: 500 * time.Millisecond, Factor: 1.5, Jitter: 0.2, Steps: 5},
-	}
+// defaultBackoff is controller-runtime's retry schedule; only transient errors (reset connections, 429,
+// 5xx) are retried, and always within the review timeout.
+func defaultBackoff() wait.Backoff {
+	return wait.Backoff{Duration: 500 * time.Millisecond, Factor: 1.5, Jitter: 0.2, Steps: 5}
 }
 
-// errUnavailable marks a review the API server did not answer: unreachable, timed out, or refused the
-// manager's own request (for example when its ServiceAccount may not create tokenreviews).
+// errUnavailable marks a review the API server did not answer: unreachable, timed out, refused the
+// manager's own request (for example when its ServiceAccount may not create tokenreviews), or not sent
+// because the review budget was exhausted.
 var errUnavailable = errors.New("API server did not answer the review")
 
 type unavailableError struct{ err error }
@@ -58,53 +56,71 @@ type unavailableError struct{ err error }
 func (e *unavailableError) Error() string   { return fmt.Sprintf("%v: %v", errUnavailable, e.err) }
 func (e *unavailableError) Unwrap() []error { return []error{errUnavailable, e.err} }
 
-// newAuthenticator builds k8s.io/apiserver's delegating token authenticator (bearer header and websocket
-// protocol, TokenReview, cache, system:authenticated group) as its DelegatingAuthenticatorConfig would,
-// with one change: a token the API server reviewed and rejected is "not authenticated" (401, cached for
-// tokenFailureTTL) instead of an error that the stock filter answers with 500 and never caches. Errors
-// left over mean the API server could not be asked. Anonymous requests and client certificates are not
-// accepted.
-func newAuthenticator(cfg *rest.Config, s reviewSettings) (authenticator.Request, error) {
-	client, err := authenticationv1client.NewForConfig(cfg)
+// reviewers are the authenticator and authorizer built for one metrics server.
+type reviewers struct {
+	authn authenticator.Request
+	authz decider
+}
+
+// newReviewers builds, from k8s.io/apiserver pieces as its DelegatingAuthenticatorConfig and
+// DelegatingAuthorizerConfig assemble them, with diagkit's changes:
+//
+//	bearer header | websocket protocol -> tokenCache -> rejectionIsUnauthenticated -> TokenReview webhook
+//	client certificate (optional)      -> x509 authenticator with a reloaded CA bundle
+//	authorization                      -> decisionCache -> SubjectAccessReview webhook (its own cache off)
+//
+// Both caches are bounded, coalesce concurrent identical reviews and share one review budget. Anonymous
+// requests and front-proxy headers are not accepted. ctx bounds the CA file watcher.
+func newReviewers(ctx context.Context, cfg *rest.Config, s reviewSettings) (*reviewers, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = s.timeout
+	// The budget, not client-go's blocking limiter, decides how many reviews are sent.
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = -1, 0, nil
+	b := newBudget(s.qps, s.burst, s.maxInFlight)
+
+	authnClient, err := authenticationv1client.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create TokenReview client: %w", err)
 	}
-	webhook, err := webhooktoken.NewFromInterface(client, nil, s.backoff, s.timeout, webhooktoken.AuthenticatorMetrics{
+	webhook, err := webhooktoken.NewFromInterface(authnClient, s.audiences, s.backoff, s.timeout, webhooktoken.AuthenticatorMetrics{
 		RecordRequestTotal:   recordAnswer,
 		RecordRequestLatency: func(context.Context, string, float64) {},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create TokenReview authenticator: %w", err)
 	}
-	tokens := cache.New(rejectionIsUnauthenticated{webhook}, false, s.tokenSuccessTTL, s.tokenFailureTTL)
-	return group.NewAuthenticatedGroupAdder(union.New(bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens))), nil
-}
+	tokens, err := newTokenCache(rejectionIsUnauthenticated{webhook}, s, b)
+	if err != nil {
+		return nil, err
+	}
+	authenticators := []authenticator.Request{bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens)}
+	if s.clientCAFile != "" {
+		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("diagnostics-client-ca", s.clientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", FlagClientCAFile, err)
+		}
+		go ca.Run(ctx, 1)
+		// First, as kube-apiserver orders them: a verified certificate needs no TokenReview.
+		authenticators = append([]authenticator.Request{x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion)}, authenticators...)
+	}
 
-// newAuthorizer builds k8s.io/apiserver's delegating SubjectAccessReview authorizer with its cache.
-func newAuthorizer(cfg *rest.Config, s reviewSettings) (decider, error) {
-	client, err := authorizationv1client.NewForConfig(cfg)
+	authzClient, err := authorizationv1client.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create SubjectAccessReview client: %w", err)
 	}
 	backoff := s.backoff
-	authz, err := authorizerfactory.DelegatingAuthorizerConfig{
-		SubjectAccessReviewClient: client,
-		AllowCacheTTL:             s.allowTTL,
-		DenyCacheTTL:              s.denyTTL,
+	webhookAuthz, err := authorizerfactory.DelegatingAuthorizerConfig{
+		SubjectAccessReviewClient: authzClient,
 		WebhookRetryBackoff:       &backoff,
+		// TTLs of zero: decisionCache does the caching, bounded and coalesced.
 	}.New()
 	if err != nil {
 		return nil, fmt.Errorf("create SubjectAccessReview authorizer: %w", err)
 	}
-	return authz, nil
-}
-
-// reviewClientConfig is the manager's rest.Config with a per-request timeout, so a hung API server
-// cannot hold a scrape open.
-func reviewClientConfig(cfg *rest.Config, s reviewSettings) *rest.Config {
-	c := rest.CopyConfig(cfg)
-	c.Timeout = s.timeout
-	return c
+	return &reviewers{
+		authn: group.NewAuthenticatedGroupAdder(union.New(authenticators...)),
+		authz: newDecisionCache(webhookAuthz, s, b),
+	}, nil
 }
 
 // withoutBodyLogging keeps review requests out of the log. At verbosity 8 and above client-go logs request
@@ -130,7 +146,8 @@ func recordAnswer(ctx context.Context, code string) {
 }
 
 // rejectionIsUnauthenticated tells a rejected token from an unanswered review. The webhook authenticator
-// returns an error for both; only a review that reached the API server and came back 2xx is a rejection.
+// returns an error for both; only a review that reached the API server and came back 2xx is a rejection,
+// which becomes "not authenticated" (401, cached); anything else is marked errUnavailable (503, not cached).
 type rejectionIsUnauthenticated struct{ authenticator.Token }
 
 func (r rejectionIsUnauthenticated) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {

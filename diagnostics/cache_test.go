@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnostics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+// countingToken is a TokenReview stand-in: tokens starting with "good" are accepted, "down" fails as an
+// unreachable API server, anything else is rejected. gate, when set, holds every review until closed.
+type countingToken struct {
+	calls atomic.Int32
+	gate  chan struct{}
+}
+
+func (c *countingToken) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	c.calls.Add(1)
+	if c.gate != nil {
+		<-c.gate
+	}
+	switch {
+	case len(token) >= 4 && token[:4] == "good":
+		return &authenticator.Response{User: &user.DefaultInfo{Name: token}}, true, nil
+	case token == "down":
+		return nil, false, &unavailableError{err: errors.New("connection refused")}
+	default:
+		return nil, false, nil
+	}
+}
+
+func testSettings() reviewSettings {
+	s := (&Options{}).reviewSettings()
+	s.timeout = time.Second
+	return s
+}
+
+func TestTokenCache(t *testing.T) {
+	t.Run("concurrent first uses of a token send one review", func(t *testing.T) {
+		next := &countingToken{gate: make(chan struct{})}
+		c, err := newTokenCache(next, testSettings(), newBudget(100, 100, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var accepted atomic.Int32
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, ok, err := c.AuthenticateToken(context.Background(), "good-token"); ok && err == nil {
+					accepted.Add(1)
+				}
+			}()
+		}
+		for next.calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // let the other 49 join the flight
+		close(next.gate)
+		wg.Wait()
+		if n := next.calls.Load(); n != 1 {
+			t.Errorf("%d reviews, want 1", n)
+		}
+		if accepted.Load() != 50 {
+			t.Errorf("%d of 50 callers accepted", accepted.Load())
+		}
+	})
+
+	t.Run("a rejected token is remembered, an unanswered one is not", func(t *testing.T) {
+		next := &countingToken{}
+		c, _ := newTokenCache(next, testSettings(), newBudget(100, 100, 10))
+		for i := 0; i < 3; i++ {
+			if _, ok, err := c.AuthenticateToken(context.Background(), "garbage"); ok || err != nil {
+				t.Fatalf("garbage: ok %v err %v", ok, err)
+			}
+		}
+		if n := next.calls.Load(); n != 1 {
+			t.Errorf("rejected token reviewed %d times, want 1", n)
+		}
+		for i := 0; i < 3; i++ {
+			if _, _, err := c.AuthenticateToken(context.Background(), "down"); !errors.Is(err, errUnavailable) {
+				t.Fatalf("unanswered review: err %v", err)
+			}
+		}
+		if n := next.calls.Load(); n != 4 {
+			t.Errorf("%d reviews after three unanswered attempts, want 4 (no caching of failures to ask)", n)
+		}
+	})
+
+	t.Run("entries expire after their TTL", func(t *testing.T) {
+		next := &countingToken{}
+		s := testSettings()
+		s.tokenSuccessTTL = 20 * time.Millisecond
+		c, _ := newTokenCache(next, s, newBudget(100, 100, 10))
+		_, _, _ = c.AuthenticateToken(context.Background(), "good-a")
+		_, _, _ = c.AuthenticateToken(context.Background(), "good-a")
+		time.Sleep(50 * time.Millisecond)
+		_, _, _ = c.AuthenticateToken(context.Background(), "good-a")
+		if n := next.calls.Load(); n != 2 {
+			t.Errorf("%d reviews, want 2 (one per TTL window)", n)
+		}
+	})
+
+	t.Run("a flood of rejected tokens does not evict accepted ones", func(t *testing.T) {
+		next := &countingToken{}
+		s := testSettings()
+		s.tokenCacheSize = 100
+		c, _ := newTokenCache(next, s, newBudget(1e6, 1e6, 10))
+		_, _, _ = c.AuthenticateToken(context.Background(), "good-scraper")
+		for i := 0; i < 1000; i++ {
+			_, _, _ = c.AuthenticateToken(context.Background(), fmt.Sprintf("garbage-%d", i))
+		}
+		before := next.calls.Load()
+		if _, ok, err := c.AuthenticateToken(context.Background(), "good-scraper"); !ok || err != nil {
+			t.Fatalf("scraper: ok %v err %v", ok, err)
+		}
+		if next.calls.Load() != before {
+			t.Error("the accepted scraper was evicted by rejected tokens and reviewed again")
+		}
+		if got := len(c.rejected.Keys()); got > 10 {
+			t.Errorf("%d rejected tokens kept, want at most a tenth of the cache size (10)", got)
+		}
+	})
+
+	t.Run("beyond the budget reviews are refused, cached tokens still served", func(t *testing.T) {
+		next := &countingToken{}
+		c, _ := newTokenCache(next, testSettings(), newBudget(0.001, 5, 10))
+		if _, ok, _ := c.AuthenticateToken(context.Background(), "good-scraper"); !ok {
+			t.Fatal("scraper refused")
+		}
+		var refused int
+		for i := 0; i < 100; i++ {
+			if _, _, err := c.AuthenticateToken(context.Background(), fmt.Sprintf("garbage-%d", i)); errors.Is(err, errOverBudget) {
+				refused++
+			}
+		}
+		if n := next.calls.Load(); n != 5 {
+			t.Errorf("%d reviews sent, want the burst of 5", n)
+		}
+		if refused != 96 {
+			t.Errorf("%d refused, want 96", refused)
+		}
+		if _, ok, err := c.AuthenticateToken(context.Background(), "good-scraper"); !ok || err != nil {
+			t.Errorf("cached scraper during the flood: ok %v err %v", ok, err)
+		}
+	})
+
+	t.Run("token audiences are part of the key", func(t *testing.T) {
+		next := &countingToken{}
+		c, _ := newTokenCache(next, testSettings(), newBudget(100, 100, 10))
+		_, _, _ = c.AuthenticateToken(authenticator.WithAudiences(context.Background(), authenticator.Audiences{"a"}), "good-x")
+		_, _, _ = c.AuthenticateToken(authenticator.WithAudiences(context.Background(), authenticator.Audiences{"b"}), "good-x")
+		if n := next.calls.Load(); n != 2 {
+			t.Errorf("%d reviews, want 2", n)
+		}
+	})
+}
+
+type countingDecider struct {
+	calls atomic.Int32
+	gate  chan struct{}
+	err   error
+}
+
+func (d *countingDecider) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	d.calls.Add(1)
+	if d.gate != nil {
+		<-d.gate
+	}
+	if d.err != nil {
+		return authorizer.DecisionNoOpinion, "", d.err
+	}
+	if a.GetPath() == "/metrics" {
+		return authorizer.DecisionAllow, "", nil
+	}
+	return authorizer.DecisionNoOpinion, "no rule", nil
+}
+
+func attrs(name, path string) authorizer.Attributes {
+	return authorizer.AttributesRecord{User: &user.DefaultInfo{Name: name, Groups: []string{"g"}}, Verb: "get", Path: path}
+}
+
+func TestDecisionCache(t *testing.T) {
+	t.Run("concurrent identical questions send one SubjectAccessReview", func(t *testing.T) {
+		next := &countingDecider{gate: make(chan struct{})}
+		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10))
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, _ = c.Authorize(context.Background(), attrs("reader", "/metrics"))
+			}()
+		}
+		for next.calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(next.gate)
+		wg.Wait()
+		if n := next.calls.Load(); n != 1 {
+			t.Errorf("%d reviews, want 1", n)
+		}
+	})
+	t.Run("different users, groups, verbs or paths are different questions", func(t *testing.T) {
+		next := &countingDecider{}
+		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10))
+		for _, a := range []authorizer.Attributes{
+			attrs("a", "/metrics"), attrs("b", "/metrics"), attrs("a", "/debug/pprof/"),
+			authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "a", Groups: []string{"other"}}, Verb: "get", Path: "/metrics"},
+			authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "a", Groups: []string{"g"}}, Verb: "put", Path: "/metrics"},
+			attrs("a", "/metrics"),
+		} {
+			_, _, _ = c.Authorize(context.Background(), a)
+		}
+		if n := next.calls.Load(); n != 5 {
+			t.Errorf("%d reviews, want 5", n)
+		}
+	})
+	t.Run("an unanswered review is an unavailable error and not cached", func(t *testing.T) {
+		next := &countingDecider{err: errors.New("timeout")}
+		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10))
+		for i := 0; i < 2; i++ {
+			if _, _, err := c.Authorize(context.Background(), attrs("a", "/metrics")); !errors.Is(err, errUnavailable) {
+				t.Fatalf("err %v", err)
+			}
+		}
+		if n := next.calls.Load(); n != 2 {
+			t.Errorf("%d reviews, want 2", n)
+		}
+	})
+}
