@@ -112,11 +112,19 @@ func (c *ControlPlane) ServiceAccountToken(ctx context.Context, namespace, name 
 
 // Grant creates a ClusterRole with the rules and binds it to the ServiceAccount.
 func (c *ControlPlane) Grant(ctx context.Context, namespace, serviceAccount, role string, rules ...Rule) error {
+	if err := c.EnsureClusterRole(ctx, role, rules...); err != nil {
+		return err
+	}
+	return c.Bind(ctx, namespace, serviceAccount, role, role+"-"+namespace+"-"+serviceAccount)
+}
+
+// EnsureClusterRole creates a ClusterRole with the rules unless it exists.
+func (c *ControlPlane) EnsureClusterRole(ctx context.Context, role string, rules ...Rule) error {
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role}, Rules: rules}
 	if _, err := c.Clientset.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create ClusterRole %s: %w", role, err)
 	}
-	return c.Bind(ctx, namespace, serviceAccount, role, role+"-"+namespace+"-"+serviceAccount)
+	return nil
 }
 
 // Bind binds an existing ClusterRole to the ServiceAccount with a ClusterRoleBinding named binding.
