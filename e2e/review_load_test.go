@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package e2e
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/diagkit/diagkit/e2e/framework"
+)
+
+// reviewDelta counts, at the API server, the reviews sent while fn runs.
+func reviewDelta(t *testing.T, cp *framework.ControlPlane, fn func()) (tokenReviews, subjectAccessReviews int) {
+	t.Helper()
+	tr0, sar0, err := cp.ReviewCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn()
+	tr1, sar1, err := cp.ReviewCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr1 - tr0, sar1 - sar0
+}
+
+// TestColdBurstIsCoalesced: 50 concurrent first scrapes with one new token, each on a new connection,
+// cost the API server one TokenReview and one SubjectAccessReview (controller-runtime's filter: 1 + 50).
+func TestColdBurstIsCoalesced(t *testing.T) {
+	cp := controlPlane
+	_, addr := startManager(t, cp, "burst-manager")
+	token := caller(t, cp, "burst-reader", framework.MetricsReaderRule)
+	client := framework.Client(tls.VersionTLS12, 0)
+
+	var ok atomic.Int32
+	tr, sar := reviewDelta(t, cp, func() {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				resp, err := framework.Call(t.Context(), client, http.MethodGet, "https://"+addr+"/metrics", token, "")
+				if err == nil && resp.Status == http.StatusOK {
+					ok.Add(1)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+	})
+	if ok.Load() != 50 {
+		t.Errorf("%d of 50 scrapes got 200", ok.Load())
+	}
+	if tr != 1 || sar != 1 {
+		t.Errorf("the burst cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 1", tr, sar)
+	}
+}
+
+// TestGarbageFloodStaysWithinBudget floods the endpoint with distinct garbage tokens while a scraper with
+// a cached token keeps scraping: the TokenReviews sent stay within the review budget, the flood gets only
+// 401 or 503, and the scraper only 200.
+func TestGarbageFloodStaysWithinBudget(t *testing.T) {
+	cp := controlPlane
+	const qps, burst = 5, 10
+	_, addr := startManager(t, cp, "flood-manager", fmt.Sprintf("--diagnostics-review-qps=%d", qps), fmt.Sprintf("--diagnostics-review-burst=%d", burst))
+	url := "https://" + addr + "/metrics"
+	token := caller(t, cp, "flood-reader", framework.MetricsReaderRule)
+	scraper := framework.Client(tls.VersionTLS12, 0)
+	scraper.Transport.(*http.Transport).DisableKeepAlives = false
+	if resp, err := framework.Call(t.Context(), scraper, http.MethodGet, url, token, ""); err != nil || resp.Status != http.StatusOK {
+		t.Fatalf("warm-up scrape: %v %v", resp.Status, err)
+	}
+
+	var mu sync.Mutex
+	floodStatus, scraperStatus := map[int]int{}, map[int]int{}
+	var elapsed time.Duration
+	tr, _ := reviewDelta(t, cp, func() {
+		start := time.Now()
+		deadline := start.Add(3 * time.Second)
+		var next atomic.Int32
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := framework.Client(tls.VersionTLS12, 0)
+				client.Transport.(*http.Transport).DisableKeepAlives = false
+				for time.Now().Before(deadline) && next.Load() < 5000 {
+					garbage := fmt.Sprintf("garbage-%d", next.Add(1))
+					resp, err := framework.Call(t.Context(), client, http.MethodGet, url, garbage, "")
+					mu.Lock()
+					if err != nil {
+						floodStatus[-1]++
+					} else {
+						floodStatus[resp.Status]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				resp, err := framework.Call(t.Context(), scraper, http.MethodGet, url, token, "")
+				mu.Lock()
+				if err != nil {
+					scraperStatus[-1]++
+				} else {
+					scraperStatus[resp.Status]++
+				}
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		wg.Wait()
+		elapsed = time.Since(start)
+	})
+	t.Logf("flood: %v; scraper: %v; %d TokenReviews in %s", floodStatus, scraperStatus, tr, elapsed.Round(time.Millisecond))
+	if limit := burst + int(qps*elapsed.Seconds()) + qps; tr > limit {
+		t.Errorf("%d TokenReviews, want at most the budget's %d", tr, limit)
+	}
+	for status := range floodStatus {
+		if status != http.StatusUnauthorized && status != http.StatusServiceUnavailable {
+			t.Errorf("garbage tokens got status %d (%d times), want only 401 or 503", status, floodStatus[status])
+		}
+	}
+	if floodStatus[http.StatusServiceUnavailable] == 0 {
+		t.Error("no request of the flood was refused by the budget: the flood was too small to test it")
+	}
+	for status, n := range scraperStatus {
+		if status != http.StatusOK {
+			t.Errorf("the cached scraper got status %d %d times during the flood", status, n)
+		}
+	}
+}
