@@ -65,6 +65,7 @@ type tokenCache struct {
 	budget                 *budget
 	group                  singleflight.Group
 	hmacKey                []byte
+	obs                    *observer
 }
 
 type tokenResult struct {
@@ -72,7 +73,7 @@ type tokenResult struct {
 	ok   bool
 }
 
-func newTokenCache(next authenticator.Token, s reviewSettings, b *budget) (*tokenCache, error) {
+func newTokenCache(next authenticator.Token, s reviewSettings, b *budget, obs *observer) (*tokenCache, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("create token cache key: %w", err)
@@ -86,6 +87,7 @@ func newTokenCache(next authenticator.Token, s reviewSettings, b *budget) (*toke
 		timeout:     s.timeout,
 		budget:      b,
 		hmacKey:     key,
+		obs:         obs,
 	}, nil
 }
 
@@ -119,7 +121,9 @@ func (c *tokenCache) AuthenticateToken(ctx context.Context, token string) (*auth
 		if auds != nil {
 			rctx = authenticator.WithAudiences(rctx, auds)
 		}
+		start := time.Now()
 		resp, ok, err := c.next.AuthenticateToken(rctx, token)
+		c.obs.reviewed("tokenreview", start)
 		if err != nil {
 			return nil, err // unanswered: never cached
 		}
@@ -169,6 +173,7 @@ type decisionCache struct {
 	timeout           time.Duration
 	budget            *budget
 	group             singleflight.Group
+	obs               *observer
 }
 
 type decision struct {
@@ -176,7 +181,7 @@ type decision struct {
 	reason   string
 }
 
-func newDecisionCache(next decider, s reviewSettings, b *budget) *decisionCache {
+func newDecisionCache(next decider, s reviewSettings, b *budget, obs *observer) *decisionCache {
 	return &decisionCache{
 		next:     next,
 		allowed:  cache.NewLRUExpireCache(s.decisionCacheSize),
@@ -185,6 +190,7 @@ func newDecisionCache(next decider, s reviewSettings, b *budget) *decisionCache 
 		denyTTL:  s.denyTTL,
 		timeout:  s.timeout,
 		budget:   b,
+		obs:      obs,
 	}
 }
 
@@ -203,7 +209,9 @@ func (c *decisionCache) Authorize(ctx context.Context, a authorizer.Attributes) 
 		defer c.budget.release()
 		rctx, cancel := context.WithTimeout(withoutBodyLogging(context.Background()), c.timeout)
 		defer cancel()
+		start := time.Now()
 		dec, reason, err := c.next.Authorize(rctx, a)
+		c.obs.reviewed("subjectaccessreview", start)
 		if err != nil {
 			return nil, &unavailableError{err: err}
 		}

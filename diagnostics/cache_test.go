@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -38,6 +39,8 @@ func (c *countingToken) AuthenticateToken(ctx context.Context, token string) (*a
 	}
 }
 
+func testObserver() *observer { return newObserver(prometheus.NewRegistry()) }
+
 func testSettings() reviewSettings {
 	s := (&Options{}).reviewSettings()
 	s.timeout = time.Second
@@ -47,7 +50,7 @@ func testSettings() reviewSettings {
 func TestTokenCache(t *testing.T) {
 	t.Run("concurrent first uses of a token send one review", func(t *testing.T) {
 		next := &countingToken{gate: make(chan struct{})}
-		c, err := newTokenCache(next, testSettings(), newBudget(100, 100, 10))
+		c, err := newTokenCache(next, testSettings(), newBudget(100, 100, 10), testObserver())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +81,7 @@ func TestTokenCache(t *testing.T) {
 
 	t.Run("a rejected token is remembered, an unanswered one is not", func(t *testing.T) {
 		next := &countingToken{}
-		c, _ := newTokenCache(next, testSettings(), newBudget(100, 100, 10))
+		c, _ := newTokenCache(next, testSettings(), newBudget(100, 100, 10), testObserver())
 		for i := 0; i < 3; i++ {
 			if _, ok, err := c.AuthenticateToken(context.Background(), "garbage"); ok || err != nil {
 				t.Fatalf("garbage: ok %v err %v", ok, err)
@@ -101,7 +104,7 @@ func TestTokenCache(t *testing.T) {
 		next := &countingToken{}
 		s := testSettings()
 		s.tokenSuccessTTL = 20 * time.Millisecond
-		c, _ := newTokenCache(next, s, newBudget(100, 100, 10))
+		c, _ := newTokenCache(next, s, newBudget(100, 100, 10), testObserver())
 		_, _, _ = c.AuthenticateToken(context.Background(), "good-a")
 		_, _, _ = c.AuthenticateToken(context.Background(), "good-a")
 		time.Sleep(50 * time.Millisecond)
@@ -115,7 +118,7 @@ func TestTokenCache(t *testing.T) {
 		next := &countingToken{}
 		s := testSettings()
 		s.tokenCacheSize = 100
-		c, _ := newTokenCache(next, s, newBudget(1e6, 1e6, 10))
+		c, _ := newTokenCache(next, s, newBudget(1e6, 1e6, 10), testObserver())
 		_, _, _ = c.AuthenticateToken(context.Background(), "good-scraper")
 		for i := 0; i < 1000; i++ {
 			_, _, _ = c.AuthenticateToken(context.Background(), fmt.Sprintf("garbage-%d", i))
@@ -134,7 +137,7 @@ func TestTokenCache(t *testing.T) {
 
 	t.Run("beyond the budget reviews are refused, cached tokens still served", func(t *testing.T) {
 		next := &countingToken{}
-		c, _ := newTokenCache(next, testSettings(), newBudget(0.001, 5, 10))
+		c, _ := newTokenCache(next, testSettings(), newBudget(0.001, 5, 10), testObserver())
 		if _, ok, _ := c.AuthenticateToken(context.Background(), "good-scraper"); !ok {
 			t.Fatal("scraper refused")
 		}
@@ -157,7 +160,7 @@ func TestTokenCache(t *testing.T) {
 
 	t.Run("token audiences are part of the key", func(t *testing.T) {
 		next := &countingToken{}
-		c, _ := newTokenCache(next, testSettings(), newBudget(100, 100, 10))
+		c, _ := newTokenCache(next, testSettings(), newBudget(100, 100, 10), testObserver())
 		_, _, _ = c.AuthenticateToken(authenticator.WithAudiences(context.Background(), authenticator.Audiences{"a"}), "good-x")
 		_, _, _ = c.AuthenticateToken(authenticator.WithAudiences(context.Background(), authenticator.Audiences{"b"}), "good-x")
 		if n := next.calls.Load(); n != 2 {
@@ -193,7 +196,7 @@ func attrs(name, path string) authorizer.Attributes {
 func TestDecisionCache(t *testing.T) {
 	t.Run("concurrent identical questions send one SubjectAccessReview", func(t *testing.T) {
 		next := &countingDecider{gate: make(chan struct{})}
-		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10))
+		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10), testObserver())
 		var wg sync.WaitGroup
 		for i := 0; i < 50; i++ {
 			wg.Add(1)
@@ -214,7 +217,7 @@ func TestDecisionCache(t *testing.T) {
 	})
 	t.Run("different users, groups, verbs or paths are different questions", func(t *testing.T) {
 		next := &countingDecider{}
-		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10))
+		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10), testObserver())
 		for _, a := range []authorizer.Attributes{
 			attrs("a", "/metrics"), attrs("b", "/metrics"), attrs("a", "/debug/pprof/"),
 			authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "a", Groups: []string{"other"}}, Verb: "get", Path: "/metrics"},
@@ -229,7 +232,7 @@ func TestDecisionCache(t *testing.T) {
 	})
 	t.Run("an unanswered review is an unavailable error and not cached", func(t *testing.T) {
 		next := &countingDecider{err: errors.New("timeout")}
-		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10))
+		c := newDecisionCache(next, testSettings(), newBudget(100, 100, 10), testObserver())
 		for i := 0; i < 2; i++ {
 			if _, _, err := c.Authorize(context.Background(), attrs("a", "/metrics")); !errors.Is(err, errUnavailable) {
 				t.Fatalf("err %v", err)

@@ -32,7 +32,7 @@ func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metri
 			return nil, err
 		}
 		return func(log logr.Logger, next http.Handler) (http.Handler, error) {
-			return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, log: log, next: next}, nil
+			return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, obs: r.obs, log: log, next: next}, nil
 		}, nil
 	}
 }
@@ -45,6 +45,7 @@ type filter struct {
 	authz decider
 	// audiences, when set, are the only ones a token may have been issued for.
 	audiences authenticator.Audiences
+	obs       *observer
 	log       logr.Logger
 	next      http.Handler
 }
@@ -56,46 +57,60 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
-	// On success the authenticator strips the Authorization header, so the token never reaches a handler.
-	// Nothing below logs the request's headers or the token.
+	verb := strings.ToLower(req.Method)
+	// Read before authentication, which strips the Authorization header on success so the token never
+	// reaches a handler. Nothing below logs a header or a token.
+	presented := req.Header.Get("Authorization") != "" || (req.TLS != nil && len(req.TLS.PeerCertificates) > 0)
 	if len(f.audiences) > 0 {
 		req = req.WithContext(authenticator.WithAudiences(req.Context(), f.audiences))
 	}
 	res, ok, err := f.authn.AuthenticateRequest(req)
 	switch {
 	case err != nil && errors.Is(err, errUnavailable):
-		f.log.Error(err, "Cannot authenticate diagnostics request: the API server did not answer the TokenReview")
+		f.obs.authentication.WithLabelValues(unavailableResult(err)).Inc()
+		f.obs.refused(f.log, http.StatusServiceUnavailable, "", verb, "cannot authenticate: "+err.Error())
 		unavailable(w)
 		return
 	case err != nil || !ok:
 		// A malformed Authorization header or a token the API server rejected: the caller has no identity.
-		f.log.V(4).Info("Refused unauthenticated diagnostics request", "method", req.Method)
+		f.obs.authentication.WithLabelValues(resultUnauthenticated).Inc()
+		reason := "no credentials"
+		if presented {
+			reason = "credentials rejected"
+		}
+		f.obs.refused(f.log, http.StatusUnauthorized, "", verb, reason)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="diagnostics"`)
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}
+	f.obs.authentication.WithLabelValues(resultAuthenticated).Inc()
 
 	// Non-resource attributes with the lower-cased HTTP method as verb, as kube-apiserver itself
 	// authorizes /metrics: ClusterRoles granting get on /metrics or put on /debug/flags/v apply unchanged.
-	attrs := authorizer.AttributesRecord{
-		User:            res.User,
-		Verb:            strings.ToLower(req.Method),
-		Path:            req.URL.Path,
-		ResourceRequest: false,
-	}
+	attrs := authorizer.AttributesRecord{User: res.User, Verb: verb, Path: req.URL.Path, ResourceRequest: false}
 	decision, reason, err := f.authz.Authorize(req.Context(), attrs)
+	user := res.User.GetName()
 	switch {
 	case err != nil:
-		f.log.Error(err, "Cannot authorize diagnostics request: the API server did not answer the SubjectAccessReview",
-			"user", res.User.GetName(), "verb", attrs.Verb)
+		f.obs.authorization.WithLabelValues(unavailableResult(err)).Inc()
+		f.obs.refused(f.log, http.StatusServiceUnavailable, user, verb, "cannot authorize: "+err.Error())
 		unavailable(w)
 		return
 	case decision != authorizer.DecisionAllow:
-		f.log.V(4).Info("Refused unauthorized diagnostics request", "user", res.User.GetName(), "verb", attrs.Verb, "reason", reason)
-		http.Error(w, fmt.Sprintf("Forbidden: user %q may not %s %s", res.User.GetName(), attrs.Verb, attrs.Path), http.StatusForbidden)
+		f.obs.authorization.WithLabelValues(resultDenied).Inc()
+		f.obs.refused(f.log, http.StatusForbidden, user, verb, reason)
+		http.Error(w, fmt.Sprintf("Forbidden: user %q may not %s %s", user, verb, req.URL.Path), http.StatusForbidden)
 		return
 	}
+	f.obs.authorization.WithLabelValues(resultAllowed).Inc()
 	f.next.ServeHTTP(w, req)
+}
+
+func unavailableResult(err error) string {
+	if isOverBudget(err) {
+		return resultOverBudget
+	}
+	return resultUnavailable
 }
 
 // knownPprofPath is false for paths under /debug/pprof/ that net/http/pprof does not serve.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -88,7 +90,7 @@ func TestFilterDecisions(t *testing.T) {
 			var logs bytes.Buffer
 			log := funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 10})
 			served := false
-			f := &filter{authn: &tt.reviews, authz: &tt.reviews, log: log,
+			f := &filter{authn: &tt.reviews, authz: &tt.reviews, obs: testObserver(), log: log,
 				next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true })}
 
 			req := httptest.NewRequest(tt.method, tt.path, nil)
@@ -175,7 +177,7 @@ func TestRejectionIsUnauthenticated(t *testing.T) {
 
 func TestUnknownPprofPathsAreNotReviewed(t *testing.T) {
 	reviews := &fakeReviews{tokens: map[string]string{secretToken: "debugger"}, allowed: map[string]bool{}}
-	f := &filter{authn: reviews, authz: reviews, log: logr.Discard(),
+	f := &filter{authn: reviews, authz: reviews, obs: testObserver(), log: logr.Discard(),
 		next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
 	for path, want := range map[string]int{
 		"/debug/pprof/":          http.StatusForbidden,
@@ -197,6 +199,58 @@ func TestUnknownPprofPathsAreNotReviewed(t *testing.T) {
 	for _, a := range reviews.seen {
 		if a.GetPath() == "/debug/pprof/p42" || a.GetPath() == "/debug/pprof/heap/x" {
 			t.Errorf("unknown path %s was reviewed", a.GetPath())
+		}
+	}
+}
+
+func TestDecisionsAreVisible(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	obs := newObserver(reg)
+	var lines []string
+	log := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{})
+	reviews := &fakeReviews{tokens: map[string]string{secretToken: "reader"}, allowed: map[string]bool{"reader get /metrics": true}}
+	f := &filter{authn: reviews, authz: reviews, obs: obs, log: log, next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	send := func(token, path string) {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		f.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	send(secretToken, "/metrics")
+	send(secretToken, "/debug/pprof/")
+	send("", "/metrics")
+	for i := 0; i < 1000; i++ {
+		send("garbage-"+secretToken, "/metrics")
+	}
+
+	want := map[string]float64{
+		`authentication{result="authenticated"}`:   2,
+		`authentication{result="unauthenticated"}`: 1001,
+		`authorization{decision="allowed"}`:        1,
+		`authorization{decision="denied"}`:         1,
+	}
+	for series, n := range want {
+		name, label, _ := strings.Cut(strings.TrimSuffix(series, "}"), "{")
+		key, value, _ := strings.Cut(label, "=")
+		vec := obs.authentication
+		if name == "authorization" {
+			vec = obs.authorization
+		}
+		if got := testutil.ToFloat64(vec.WithLabelValues(strings.Trim(value, `"`))); got != n {
+			t.Errorf("%s (%s) = %v, want %v", series, key, got, n)
+		}
+	}
+	if len(lines) < 3 || len(lines) > 12 {
+		t.Errorf("%d refusal lines for 1002 refusals, want a handful (rate-limited)", len(lines))
+	}
+	all := strings.Join(lines, "\n")
+	if strings.Contains(all, secretToken) {
+		t.Error("a token reached the log")
+	}
+	for _, want := range []string{`"status"=403`, `"user"="reader"`, `"reason"="no credentials"`, `"reason"="credentials rejected"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no refusal line with %s in:\n%s", want, all)
 		}
 	}
 }

@@ -60,6 +60,7 @@ func (e *unavailableError) Unwrap() []error { return []error{errUnavailable, e.e
 type reviewers struct {
 	authn authenticator.Request
 	authz decider
+	obs   *observer
 }
 
 // newReviewers builds, from k8s.io/apiserver pieces as its DelegatingAuthenticatorConfig and
@@ -77,6 +78,7 @@ func newReviewers(ctx context.Context, cfg *rest.Config, s reviewSettings) (*rev
 	// The budget, not client-go's blocking limiter, decides how many reviews are sent.
 	cfg.QPS, cfg.Burst, cfg.RateLimiter = -1, 0, nil
 	b := newBudget(s.qps, s.burst, s.maxInFlight)
+	obs := defaultObserver()
 
 	authnClient, err := authenticationv1client.NewForConfig(cfg)
 	if err != nil {
@@ -89,7 +91,7 @@ func newReviewers(ctx context.Context, cfg *rest.Config, s reviewSettings) (*rev
 	if err != nil {
 		return nil, fmt.Errorf("create TokenReview authenticator: %w", err)
 	}
-	tokens, err := newTokenCache(rejectionIsUnauthenticated{webhook}, s, b)
+	tokens, err := newTokenCache(rejectionIsUnauthenticated{webhook}, s, b, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +121,8 @@ func newReviewers(ctx context.Context, cfg *rest.Config, s reviewSettings) (*rev
 	}
 	return &reviewers{
 		authn: group.NewAuthenticatedGroupAdder(union.New(authenticators...)),
-		authz: newDecisionCache(webhookAuthz, s, b),
+		authz: newDecisionCache(webhookAuthz, s, b, obs),
+		obs:   obs,
 	}, nil
 }
 

@@ -76,7 +76,7 @@ func TestFailClosedWithoutAPIServer(t *testing.T) {
 	})
 	t.Run("the refusal is logged without the token", func(t *testing.T) {
 		logs := mgr.Logs()
-		if !strings.Contains(logs, "the API server did not answer the TokenReview") {
+		if !strings.Contains(logs, "cannot authenticate: API server did not answer the review") {
 			t.Error("the manager did not log why it refused")
 		}
 		if strings.Contains(logs, unseen) || strings.Contains(logs, seen) {

@@ -74,6 +74,36 @@ func TestSecureEndpoint(t *testing.T) {
 		})
 	}
 
+	t.Run("decisions are counted on the manager's own /metrics", func(t *testing.T) {
+		resp, err := framework.Call(t.Context(), client, http.MethodGet, base+"/metrics", tokens["reader"], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, series := range []string{
+			`diagkit_diagnostics_authentication_total{result="unauthenticated"}`,
+			`diagkit_diagnostics_authentication_total{result="authenticated"}`,
+			`diagkit_diagnostics_authorization_total{decision="allowed"}`,
+			`diagkit_diagnostics_authorization_total{decision="denied"}`,
+			`diagkit_diagnostics_review_duration_seconds_count{review="tokenreview"}`,
+			`diagkit_diagnostics_review_duration_seconds_count{review="subjectaccessreview"}`,
+		} {
+			if !strings.Contains(resp.Body, series+" ") {
+				t.Errorf("%s is missing from /metrics", series)
+			}
+		}
+	})
+	t.Run("refusals are logged at default verbosity with user, verb and path", func(t *testing.T) {
+		logs := mgr.Logs()
+		for _, want := range []string{
+			`"path":"/debug/pprof/","status":403,"verb":"get","reason":"no RBAC rule allows it","user":"system:serviceaccount:diagkit-e2e:reader"`,
+			`"path":"/metrics","status":401,"verb":"get","reason":"credentials rejected"`,
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("the log has no %s", want)
+			}
+		}
+	})
+
 	t.Run("no token or Authorization header reaches the manager's log", func(t *testing.T) {
 		logs := mgr.Logs()
 		if !strings.Contains(logs, "Serving metrics server") {

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnostics
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/util/flowcontrol"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Outcomes counted by diagkit_diagnostics_authentication_total{result} and _authorization_total{decision}.
+const (
+	resultAuthenticated   = "authenticated"
+	resultUnauthenticated = "unauthenticated"
+	resultAllowed         = "allowed"
+	resultDenied          = "denied"
+	resultUnavailable     = "unavailable"
+	resultOverBudget      = "over_budget"
+)
+
+// observer makes the filter's decisions visible: counters and review latencies on controller-runtime's
+// registry, which the manager serves on /metrics (k8s.io/apiserver records its own into a registry nobody
+// scrapes), and a log line per refusal at default verbosity, rate-limited so a flood cannot flood the log.
+// Nothing it records contains a token.
+type observer struct {
+	authentication *prometheus.CounterVec
+	authorization  *prometheus.CounterVec
+	reviewDuration *prometheus.HistogramVec
+
+	logLimit   flowcontrol.RateLimiter
+	suppressed atomic.Int64
+}
+
+var (
+	sharedObserver     *observer
+	sharedObserverOnce sync.Once
+)
+
+// defaultObserver is registered once per process on controller-runtime's registry.
+func defaultObserver() *observer {
+	sharedObserverOnce.Do(func() { sharedObserver = newObserver(ctrlmetrics.Registry) })
+	return sharedObserver
+}
+
+func newObserver(reg prometheus.Registerer) *observer {
+	o := &observer{
+		authentication: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "diagkit_diagnostics_authentication_total",
+			Help: "Requests to the diagnostics endpoint by authentication result: authenticated, unauthenticated, unavailable (the API server did not answer) or over_budget.",
+		}, []string{"result"}),
+		authorization: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "diagkit_diagnostics_authorization_total",
+			Help: "Authenticated requests to the diagnostics endpoint by decision: allowed, denied, unavailable or over_budget.",
+		}, []string{"decision"}),
+		reviewDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "diagkit_diagnostics_review_duration_seconds",
+			Help:    "Duration of the TokenReviews and SubjectAccessReviews sent to the API server (cache hits send none).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"review"}),
+		// One refusal line per second on average, bursts of 10; the next line says how many were dropped.
+		logLimit: flowcontrol.NewTokenBucketRateLimiter(1, 10),
+	}
+	o.authentication = registerOrReuse(reg, o.authentication)
+	o.authorization = registerOrReuse(reg, o.authorization)
+	o.reviewDuration = registerOrReuse(reg, o.reviewDuration)
+	return o
+}
+
+// registerOrReuse registers c, or returns the collector already registered under its name (a second
+// metrics server in the same process, or tests).
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+func (o *observer) reviewed(review string, start time.Time) {
+	o.reviewDuration.WithLabelValues(review).Observe(time.Since(start).Seconds())
+}
+
+// refused logs one refusal, unless the rate limit says too many were logged lately. The path is not
+// repeated: controller-runtime's logger for the filter already carries it.
+func (o *observer) refused(log logr.Logger, status int, user, verb, reason string) {
+	if !o.logLimit.TryAccept() {
+		o.suppressed.Add(1)
+		return
+	}
+	if reason == "" {
+		reason = "no RBAC rule allows it"
+	}
+	kv := []interface{}{"status", status, "verb", verb, "reason", reason}
+	if user != "" {
+		kv = append(kv, "user", user)
+	}
+	if n := o.suppressed.Swap(0); n > 0 {
+		kv = append(kv, "suppressedSinceLastLine", n)
+	}
+	log.Info("Refused diagnostics request", kv...)
+}
