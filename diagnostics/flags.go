@@ -26,6 +26,7 @@ const (
 	FlagCertDir              = "diagnostics-cert-dir"
 	FlagCertName             = "diagnostics-cert-name"
 	FlagKeyName              = "diagnostics-key-name"
+	FlagEnableHTTP2          = "diagnostics-enable-http2"
 	FlagClientCAFile         = "diagnostics-client-ca-file"
 	FlagTokenAudiences       = "diagnostics-token-audiences"
 	FlagTokenCacheTTL        = "diagnostics-token-cache-ttl"
@@ -51,7 +52,7 @@ const (
 // flagNames lists every flag AddFlags and AddGoFlags register, in registration order.
 var flagNames = []string{
 	FlagTLSMinVersion, FlagTLSCipherSuites, FlagTLSCurvePreferences, FlagDiagnosticsAddress, FlagInsecureDiagnostics,
-	FlagCertDir, FlagCertName, FlagKeyName, FlagClientCAFile, FlagTokenAudiences,
+	FlagCertDir, FlagCertName, FlagKeyName, FlagEnableHTTP2, FlagClientCAFile, FlagTokenAudiences,
 	FlagTokenCacheTTL, FlagTokenFailureCacheTTL, FlagAllowCacheTTL, FlagDenyCacheTTL, FlagReviewTimeout,
 	FlagTokenCacheSize, FlagDecisionCacheSize, FlagReviewQPS, FlagReviewBurst, FlagMaxInFlightReviews,
 }
@@ -83,11 +84,14 @@ func usage(name string) string {
 		return "Enable insecure diagnostics serving. For more details see the description of --diagnostics-address."
 	case FlagCertDir:
 		return "Directory holding the diagnostics endpoint's serving certificate and key (for example a mounted cert-manager Secret); " +
-			"reloaded when they change. If empty, a self-signed certificate is generated at start-up. Ignored with --insecure-diagnostics."
+			"picked up when they appear and reloaded when they change, with no self-signed fallback. If empty, a self-signed certificate is generated at start-up. " +
+			"Ignored with --insecure-diagnostics."
 	case FlagCertName:
 		return "File name of the serving certificate in --diagnostics-cert-dir."
 	case FlagKeyName:
 		return "File name of the serving key in --diagnostics-cert-dir."
+	case FlagEnableHTTP2:
+		return "Offer HTTP/2 on the diagnostics endpoint. Off by default: HTTP/2 stream handling is reachable before authentication."
 	case FlagClientCAFile:
 		return "PEM file of CAs whose client certificates authenticate callers (CommonName is the user, Organizations the groups), " +
 			"authorized like tokens. The server requests but does not require a certificate; reloaded when it changes. Ignored with --insecure-diagnostics."
@@ -134,6 +138,7 @@ func (o *Options) addScalarFlags(fs scalarFlags) {
 	fs.StringVar(&o.CertDir, FlagCertDir, o.CertDir, usage(FlagCertDir))
 	fs.StringVar(&o.CertName, FlagCertName, o.CertName, usage(FlagCertName))
 	fs.StringVar(&o.KeyName, FlagKeyName, o.KeyName, usage(FlagKeyName))
+	fs.BoolVar(&o.EnableHTTP2, FlagEnableHTTP2, o.EnableHTTP2, usage(FlagEnableHTTP2))
 	fs.StringVar(&o.ClientCAFile, FlagClientCAFile, o.ClientCAFile, usage(FlagClientCAFile))
 	fs.DurationVar(&o.TokenCacheTTL, FlagTokenCacheTTL, o.TokenCacheTTL, usage(FlagTokenCacheTTL))
 	fs.DurationVar(&o.TokenFailureCacheTTL, FlagTokenFailureCacheTTL, o.TokenFailureCacheTTL, usage(FlagTokenFailureCacheTTL))

@@ -29,6 +29,7 @@ func TestAddFlagsRegistersEveryFlag(t *testing.T) {
 		FlagCertName:             {"string", "tls.crt"},
 		FlagKeyName:              {"string", "tls.key"},
 		FlagClientCAFile:         {"string", ""},
+		FlagEnableHTTP2:          {"bool", "false"},
 		FlagTokenAudiences:       {"stringSlice", "[]"},
 		FlagTokenCacheTTL:        {"duration", "1m0s"},
 		FlagTokenFailureCacheTTL: {"duration", "1m0s"},

@@ -32,6 +32,7 @@ type observer struct {
 	authentication *prometheus.CounterVec
 	authorization  *prometheus.CounterVec
 	reviewDuration *prometheus.HistogramVec
+	certExpiry     prometheus.Gauge
 
 	logLimit   flowcontrol.RateLimiter
 	suppressed atomic.Int64
@@ -63,6 +64,10 @@ func newObserver(reg prometheus.Registerer) *observer {
 			Help:    "Duration of the TokenReviews and SubjectAccessReviews sent to the API server (cache hits send none).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"review"}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "diagkit_diagnostics_serving_certificate_expiry_timestamp_seconds",
+			Help: "When the certificate served from --diagnostics-cert-dir expires, as a Unix time; absent without one.",
+		}),
 		// One refusal line per second on average, bursts of 10; the next line says how many were dropped.
 		logLimit: flowcontrol.NewTokenBucketRateLimiter(1, 10),
 	}
@@ -70,6 +75,12 @@ func newObserver(reg prometheus.Registerer) *observer {
 	o.authorization = registerOrReuse(reg, o.authorization)
 	o.reviewDuration = registerOrReuse(reg, o.reviewDuration)
 	return o
+}
+
+// registerCertExpiry registers the expiry gauge, only when a certificate is served from files.
+func (o *observer) registerCertExpiry(reg prometheus.Registerer) prometheus.Gauge {
+	o.certExpiry = registerOrReuse(reg, o.certExpiry)
+	return o.certExpiry
 }
 
 // registerOrReuse registers c, or returns the collector already registered under its name (a second

@@ -9,12 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/apiserver/pkg/server/routes"
 	"k8s.io/component-base/logs"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -41,13 +40,18 @@ type Options struct {
 	// (--tls-curve-preferences). Empty means Go's defaults. It also applies to the webhook server.
 	TLSCurvePreferences []int32
 
-	// CertDir holds the serving certificate and key (--diagnostics-cert-dir), watched for rotation by
-	// controller-runtime. Empty means a self-signed certificate generated at start-up.
+	// CertDir holds the serving certificate and key (--diagnostics-cert-dir), for example a mounted
+	// cert-manager Secret. Files that appear after start are picked up and changes are reloaded; until the
+	// files exist, handshakes fail rather than fall back to a self-signed certificate. Empty means
+	// controller-runtime's self-signed certificate, generated at start-up.
 	CertDir string
 	// CertName is the certificate's file name in CertDir (--diagnostics-cert-name). Empty means "tls.crt".
 	CertName string
 	// KeyName is the key's file name in CertDir (--diagnostics-key-name). Empty means "tls.key".
 	KeyName string
+
+	// EnableHTTP2 offers HTTP/2 on the diagnostics endpoint (--diagnostics-enable-http2); off by default.
+	EnableHTTP2 bool
 
 	// ClientCAFile enables client-certificate authentication (--diagnostics-client-ca-file): the server
 	// requests (does not require) a client certificate, and one signed by a CA in this file authenticates
@@ -129,11 +133,13 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		return metricsserver.Options{BindAddress: address}, tlsOpts, nil
 	}
 
-	metricsTLS := append(append([]func(*tls.Config){}, tlsOpts...), func(c *tls.Config) {
-		// HTTP/2 is not offered: its stream handling was the vector of GHSA-qppj-fm5r-hxr3 and
-		// GHSA-4374-p667-p6c8, reachable before authentication; scrapers speak HTTP/1.1 anyway.
-		c.NextProtos = []string{"http/1.1"}
-	})
+	metricsTLS := append([]func(*tls.Config){}, tlsOpts...)
+	if !o.EnableHTTP2 {
+		// HTTP/2 is not offered unless asked for: its stream handling was the vector of
+		// GHSA-qppj-fm5r-hxr3 and GHSA-4374-p667-p6c8, reachable before authentication; scrapers speak
+		// HTTP/1.1 anyway.
+		metricsTLS = append(metricsTLS, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
 	if o.ClientCAFile != "" {
 		metricsTLS = append(metricsTLS, func(c *tls.Config) {
 			// Requested, not required and not verified here: callers with tokens send no certificate, and
@@ -141,22 +147,17 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 			c.ClientAuth = tls.RequestClientCert
 		})
 	}
-	certName, keyName := o.CertName, o.KeyName
 	if o.CertDir != "" {
+		certName, keyName := o.CertName, o.KeyName
 		if certName == "" {
 			certName = DefaultCertName
 		}
 		if keyName == "" {
 			keyName = DefaultKeyName
 		}
-		// controller-runtime silently falls back to a self-signed certificate when the files are missing at
-		// start-up; a configured directory without them is an error instead, so the pod restarts until the
-		// certificate Secret is mounted.
-		for _, f := range []string{certName, keyName} {
-			if _, err := os.Stat(filepath.Join(o.CertDir, f)); err != nil {
-				return metricsserver.Options{}, nil, fmt.Errorf("--%s: serving certificate: %w", FlagCertDir, err)
-			}
-		}
+		obs := defaultObserver()
+		cert := newServingCert(o.CertDir, certName, keyName, obs.registerCertExpiry(ctrlmetrics.Registry))
+		metricsTLS = append(metricsTLS, func(c *tls.Config) { c.GetCertificate = cert.GetCertificate })
 	}
 	return metricsserver.Options{
 		BindAddress:    address,
@@ -164,9 +165,6 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		FilterProvider: newFilterProvider(o.reviewSettings()),
 		ExtraHandlers:  debugHandlers(),
 		TLSOpts:        metricsTLS,
-		CertDir:        o.CertDir,
-		CertName:       certName,
-		KeyName:        keyName,
 	}, tlsOpts, nil
 }
 

@@ -4,6 +4,7 @@ package diagnostics
 
 import (
 	"crypto/tls"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -142,25 +143,27 @@ func TestServerOptionsTLSFlags(t *testing.T) {
 
 func TestServerOptionsCertificateFiles(t *testing.T) {
 	dir := t.TempDir()
-	o := Options{CertDir: dir, CertName: "serving.crt"}
-	if _, _, err := o.ServerOptions(); err == nil || !strings.Contains(err.Error(), "--diagnostics-cert-dir") {
-		t.Fatalf("missing certificate files: got %v, want an error naming --diagnostics-cert-dir", err)
-	}
-	for _, f := range []string{"serving.crt", "tls.key"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, _, err := o.ServerOptions()
+	m, _, err := (&Options{CertDir: dir, CertName: "serving.crt"}).ServerOptions()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("a cert dir whose files do not exist yet is valid (they are picked up later): %v", err)
 	}
-	if m.CertDir != dir || m.CertName != "serving.crt" || m.KeyName != "tls.key" {
-		t.Errorf("certificate options %q %q %q", m.CertDir, m.CertName, m.KeyName)
+	c := applied(m.TLSOpts)
+	if c.GetCertificate == nil {
+		t.Fatal("no GetCertificate: controller-runtime would fall back to a self-signed certificate")
+	}
+	if _, err := c.GetCertificate(nil); !errors.Is(err, errNoServingCert) {
+		t.Errorf("before the files exist: %v, want errNoServingCert", err)
 	}
 	insecure := Options{Insecure: true, CertDir: filepath.Join(dir, "absent")}
 	if _, _, err := insecure.ServerOptions(); err != nil {
 		t.Errorf("--diagnostics-cert-dir is ignored with --insecure-diagnostics, got %v", err)
+	}
+}
+
+func TestServerOptionsHTTP2(t *testing.T) {
+	m, _, _ := (&Options{EnableHTTP2: true}).ServerOptions()
+	if got := applied(m.TLSOpts).NextProtos; !cmp.Equal(got, []string{"h2"}) {
+		t.Errorf("with --diagnostics-enable-http2, NextProtos %v, want controller-runtime's h2", got)
 	}
 }
 
