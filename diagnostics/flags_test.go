@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/spf13/pflag"
 )
 
@@ -89,7 +90,7 @@ func TestFlagsParse(t *testing.T) {
 			if err := parse(&o); err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			if diff := cmp.Diff(want, o); diff != "" {
+			if diff := cmp.Diff(want, o, cmpopts.IgnoreUnexported(Options{})); diff != "" {
 				t.Errorf("options differ (-want +got):\n%s", diff)
 			}
 		})
@@ -106,7 +107,7 @@ func TestGoFlagsDefaultsMatchPflag(t *testing.T) {
 	if err := gotOpts.AddGoFlags(gfs); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(po, gotOpts); diff != "" {
+	if diff := cmp.Diff(po, gotOpts, cmpopts.IgnoreUnexported(Options{})); diff != "" {
 		t.Errorf("defaults differ (-pflag +flag):\n%s", diff)
 	}
 	gfs.VisitAll(func(f *flag.Flag) {

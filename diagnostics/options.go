@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"k8s.io/apiserver/pkg/server/routes"
-	"k8s.io/component-base/logs"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
@@ -75,6 +74,8 @@ type Options struct {
 	ReviewQPS            float64       // --diagnostics-review-qps: sustained reviews per second (20)
 	ReviewBurst          int           // --diagnostics-review-burst: reviews allowed at once above the rate (100)
 	MaxInFlightReviews   int           // --diagnostics-max-inflight-reviews: concurrent reviews (10)
+
+	zap *zapLevel // set by FollowZap
 }
 
 // setDefaults fills in empty fields, so that flag defaults show the effective values.
@@ -163,17 +164,18 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		BindAddress:    address,
 		SecureServing:  true,
 		FilterProvider: newFilterProvider(o.reviewSettings()),
-		ExtraHandlers:  debugHandlers(),
+		ExtraHandlers:  o.debugHandlers(),
 		TLSOpts:        metricsTLS,
 	}, tlsOpts, nil
 }
 
 // debugHandlers are the endpoints served next to /metrics when, and only when, every request is
 // authenticated and authorized. Paths and RBAC are Cluster API's: get on /debug/pprof/*, put on /debug/flags/v.
-func debugHandlers() map[string]http.Handler {
+func (o *Options) debugHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
-		// PUT sets the klog verbosity (the body is the level); other methods get 406.
-		"/debug/flags/v":       routes.StringFlagPutHandler(logs.GlogSetter),
+		// PUT sets the klog verbosity (the body is the level), and the zap level after FollowZap; other
+		// methods get 406.
+		"/debug/flags/v":       routes.StringFlagPutHandler(o.setVerbosity),
 		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
 		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
 		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),

@@ -41,6 +41,7 @@ func main() {
 	pflag.CommandLine.AddGoFlagSet(flag.CommandLine) // --kubeconfig and the zap flags
 	pflag.Parse()
 
+	diagnosticsOptions.FollowZap(&zapOptions) // PUT /debug/flags/v then sets this logger's level too
 	logger := zap.New(zap.UseFlagOptions(&zapOptions))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger) // k8s.io/apiserver's review code logs through klog
