@@ -142,8 +142,14 @@ func (c *ControlPlane) Bind(ctx context.Context, namespace, serviceAccount, role
 
 // WriteKubeconfig writes a kubeconfig that reaches this API server with a bearer token.
 func (c *ControlPlane) WriteKubeconfig(path, token string) error {
+	return c.WriteKubeconfigFor(path, c.Config.Host, token)
+}
+
+// WriteKubeconfigFor writes a kubeconfig that reaches this API server through server (for example a
+// FaultProxy on loopback), trusting its CA, with a bearer token.
+func (c *ControlPlane) WriteKubeconfigFor(path, server, token string) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: c.Config.CAData}
+	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: c.Config.CAData}
 	cfg.AuthInfos["manager"] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "manager"}
 	cfg.CurrentContext = "envtest"
