@@ -23,10 +23,16 @@
 // The manager's ServiceAccount needs create on tokenreviews (authentication.k8s.io) and
 // subjectaccessreviews (authorization.k8s.io); a scraper needs get on the non-resource URL /metrics.
 //
-// Compared with Cluster API's util/flags it differs in three deliberate ways, all fail-closed: a token the
-// API server rejects is answered with 401 (not 500), an API server that cannot be asked yields 503 with
-// Retry-After (not 500), and HTTP/2 is not offered on the diagnostics endpoint. The package does not
-// generate certificates: without a certificate it serves controller-runtime's self-signed one.
+// Compared with Cluster API's util/flags, every difference refuses more clearly or asks the API server
+// less, never serves more: a token the API server rejects gets 401 (not 500) and is remembered; an API
+// server that cannot be asked yields 503 with Retry-After (not 500) within the review timeout; concurrent
+// identical reviews are coalesced, both caches are bounded, and a review budget caps what a flood of
+// unknown tokens costs the API server; unknown pprof paths are 404 before any review; HTTP/2 is off unless
+// asked for. Opt-in additions, all flags prefixed --diagnostics-: client certificates, token audiences,
+// serving certificates from files (picked up late, reloaded, no self-signed fallback), cache lifetimes,
+// timeout and budget. Decisions are counted on controller-runtime's registry and refusals logged,
+// rate-limited. FollowZap makes PUT /debug/flags/v work for zap-based managers too. See
+// docs/diagnostics-filter.md in the repository.
 //
 // Tokens never reach a log: the filter logs no header, and the review requests carry a discarding logger,
 // because client-go logs request bodies (a TokenReview's body is the caller's token) at verbosity 8 and
