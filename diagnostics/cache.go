@@ -53,19 +53,88 @@ func (b *budget) acquire() error {
 
 func (b *budget) release() { <-b.inFlight }
 
-// tokenCache answers repeated tokens from memory and sends one TokenReview for concurrent first uses of a
-// token. Accepted and rejected tokens live in separate size-capped LRU caches, so a flood of rejected
-// tokens can never evict a scraper that was accepted. Keys are an HMAC of the token under a per-process
-// random key, so the cache holds no token and its keys are useless outside this process.
+// reviewCache remembers the API server's answers and asks it as little as possible: one review for
+// concurrent identical questions (singleflight), none while an answer is cached, none beyond the budget.
+// Positive and negative answers live in separate size-capped LRU caches, so a flood of negative answers
+// can never evict a positive one. Errors (unanswered reviews) are never cached.
+type reviewCache struct {
+	positive, negative       *cache.LRUExpireCache
+	positiveTTL, negativeTTL time.Duration
+	timeout                  time.Duration
+	budget                   *budget
+	group                    singleflight.Group
+	obs                      *observer
+	review                   string // label for the review latency metric
+}
+
+func newReviewCache(review string, size int, positiveTTL, negativeTTL, timeout time.Duration, b *budget, obs *observer) *reviewCache {
+	return &reviewCache{
+		positive:    cache.NewLRUExpireCache(size),
+		negative:    cache.NewLRUExpireCache(negativeCacheSize(size)),
+		positiveTTL: positiveTTL,
+		negativeTTL: negativeTTL,
+		timeout:     timeout,
+		budget:      b,
+		obs:         obs,
+		review:      review,
+	}
+}
+
+// negativeCacheSize keeps negative answers to a tenth of the cache: enough to absorb a client retrying,
+// small enough that a flood costs little memory.
+func negativeCacheSize(size int) int {
+	if size < 100 {
+		return size
+	}
+	return size / 10
+}
+
+// get returns the cached answer for key, or asks ask once for all concurrent callers. ask gets a context
+// detached from the first caller's request (which may end before the review does), bounded by the review
+// timeout, and reports whether its answer is positive.
+func (c *reviewCache) get(ctx context.Context, key string, ask func(context.Context) (answer interface{}, positive bool, err error)) (interface{}, error) {
+	if v, ok := c.lookup(key); ok {
+		return v, nil
+	}
+	v, err, _ := c.group.Do(key, func() (interface{}, error) {
+		if v, ok := c.lookup(key); ok {
+			return v, nil
+		}
+		if err := c.budget.acquire(); err != nil {
+			return nil, err
+		}
+		defer c.budget.release()
+		rctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		start := time.Now()
+		answer, positive, err := ask(rctx)
+		c.obs.reviewed(c.review, start)
+		if err != nil {
+			return nil, err
+		}
+		if positive {
+			c.positive.Add(key, answer, c.positiveTTL)
+		} else {
+			c.negative.Add(key, answer, c.negativeTTL)
+		}
+		return answer, nil
+	})
+	return v, err
+}
+
+func (c *reviewCache) lookup(key string) (interface{}, bool) {
+	if v, ok := c.positive.Get(key); ok {
+		return v, true
+	}
+	return c.negative.Get(key)
+}
+
+// tokenCache is the reviewCache for TokenReviews. Keys are an HMAC of the token under a per-process random
+// key, so the cache holds no token and its keys are useless outside this process.
 type tokenCache struct {
-	next                   authenticator.Token
-	accepted, rejected     *cache.LRUExpireCache
-	acceptedTTL, rejectTTL time.Duration
-	timeout                time.Duration
-	budget                 *budget
-	group                  singleflight.Group
-	hmacKey                []byte
-	obs                    *observer
+	*reviewCache
+	next    authenticator.Token
+	hmacKey []byte
 }
 
 type tokenResult struct {
@@ -79,77 +148,28 @@ func newTokenCache(next authenticator.Token, s reviewSettings, b *budget, obs *o
 		return nil, fmt.Errorf("create token cache key: %w", err)
 	}
 	return &tokenCache{
+		reviewCache: newReviewCache("tokenreview", s.tokenCacheSize, s.tokenSuccessTTL, s.tokenFailureTTL, s.timeout, b, obs),
 		next:        next,
-		accepted:    cache.NewLRUExpireCache(s.tokenCacheSize),
-		rejected:    cache.NewLRUExpireCache(rejectedCacheSize(s.tokenCacheSize)),
-		acceptedTTL: s.tokenSuccessTTL,
-		rejectTTL:   s.tokenFailureTTL,
-		timeout:     s.timeout,
-		budget:      b,
 		hmacKey:     key,
-		obs:         obs,
 	}, nil
-}
-
-// rejectedCacheSize keeps rejections to a tenth of the cache: enough to absorb a client retrying a bad
-// token, small enough that a flood costs little memory.
-func rejectedCacheSize(size int) int {
-	if size < 100 {
-		return size
-	}
-	return size / 10
 }
 
 func (c *tokenCache) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
 	auds, _ := authenticator.AudiencesFrom(ctx)
-	key := c.keyOf(auds, token)
-	if r, ok := c.lookup(key); ok {
-		return r.resp, r.ok, nil
+	// Detached from the request but for the audiences it asks for.
+	detached := context.Background()
+	if auds != nil {
+		detached = authenticator.WithAudiences(detached, auds)
 	}
-	v, err, _ := c.group.Do(key, func() (interface{}, error) {
-		if r, ok := c.lookup(key); ok {
-			return r, nil
-		}
-		if err := c.budget.acquire(); err != nil {
-			return nil, err
-		}
-		defer c.budget.release()
-		// Detached from the first caller's request, which may end before the review does; the timeout
-		// still bounds it, and the audiences the request asked for still apply.
-		rctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		defer cancel()
-		if auds != nil {
-			rctx = authenticator.WithAudiences(rctx, auds)
-		}
-		start := time.Now()
+	v, err := c.get(detached, c.keyOf(auds, token), func(rctx context.Context) (interface{}, bool, error) {
 		resp, ok, err := c.next.AuthenticateToken(rctx, token)
-		c.obs.reviewed("tokenreview", start)
-		if err != nil {
-			return nil, err // unanswered: never cached
-		}
-		r := tokenResult{resp: resp, ok: ok}
-		if ok {
-			c.accepted.Add(key, r, c.acceptedTTL)
-		} else {
-			c.rejected.Add(key, r, c.rejectTTL)
-		}
-		return r, nil
+		return tokenResult{resp: resp, ok: ok}, ok, err
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	r := v.(tokenResult)
 	return r.resp, r.ok, nil
-}
-
-func (c *tokenCache) lookup(key string) (tokenResult, bool) {
-	if v, ok := c.accepted.Get(key); ok {
-		return v.(tokenResult), true
-	}
-	if v, ok := c.rejected.Get(key); ok {
-		return v.(tokenResult), true
-	}
-	return tokenResult{}, false
 }
 
 func (c *tokenCache) keyOf(auds authenticator.Audiences, token string) string {
@@ -163,17 +183,11 @@ func (c *tokenCache) keyOf(auds authenticator.Audiences, token string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// decisionCache answers repeated authorization questions from memory and sends one SubjectAccessReview for
-// concurrent identical questions (the stock webhook authorizer caches answers but sends one review per
-// concurrent caller). Allowed and denied answers live in separate size-capped LRU caches.
+// decisionCache is the reviewCache for SubjectAccessReviews (the stock webhook authorizer caches answers
+// but sends one review per concurrent caller).
 type decisionCache struct {
-	next              decider
-	allowed, denied   *cache.LRUExpireCache
-	allowTTL, denyTTL time.Duration
-	timeout           time.Duration
-	budget            *budget
-	group             singleflight.Group
-	obs               *observer
+	*reviewCache
+	next decider
 }
 
 type decision struct {
@@ -183,61 +197,24 @@ type decision struct {
 
 func newDecisionCache(next decider, s reviewSettings, b *budget, obs *observer) *decisionCache {
 	return &decisionCache{
-		next:     next,
-		allowed:  cache.NewLRUExpireCache(s.decisionCacheSize),
-		denied:   cache.NewLRUExpireCache(rejectedCacheSize(s.decisionCacheSize)),
-		allowTTL: s.allowTTL,
-		denyTTL:  s.denyTTL,
-		timeout:  s.timeout,
-		budget:   b,
-		obs:      obs,
+		reviewCache: newReviewCache("subjectaccessreview", s.decisionCacheSize, s.allowTTL, s.denyTTL, s.timeout, b, obs),
+		next:        next,
 	}
 }
 
-func (c *decisionCache) Authorize(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	key := decisionKey(a)
-	if d, ok := c.lookup(key); ok {
-		return d.decision, d.reason, nil
-	}
-	v, err, _ := c.group.Do(key, func() (interface{}, error) {
-		if d, ok := c.lookup(key); ok {
-			return d, nil
-		}
-		if err := c.budget.acquire(); err != nil {
-			return nil, err
-		}
-		defer c.budget.release()
-		rctx, cancel := context.WithTimeout(withoutBodyLogging(context.Background()), c.timeout)
-		defer cancel()
-		start := time.Now()
+func (c *decisionCache) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	v, err := c.get(withoutBodyLogging(context.Background()), decisionKey(a), func(rctx context.Context) (interface{}, bool, error) {
 		dec, reason, err := c.next.Authorize(rctx, a)
-		c.obs.reviewed("subjectaccessreview", start)
 		if err != nil {
-			return nil, &unavailableError{err: err}
+			return nil, false, &unavailableError{err: err}
 		}
-		d := decision{decision: dec, reason: reason}
-		if dec == authorizer.DecisionAllow {
-			c.allowed.Add(key, d, c.allowTTL)
-		} else {
-			c.denied.Add(key, d, c.denyTTL)
-		}
-		return d, nil
+		return decision{decision: dec, reason: reason}, dec == authorizer.DecisionAllow, nil
 	})
 	if err != nil {
 		return authorizer.DecisionNoOpinion, "", err
 	}
 	d := v.(decision)
 	return d.decision, d.reason, nil
-}
-
-func (c *decisionCache) lookup(key string) (decision, bool) {
-	if v, ok := c.allowed.Get(key); ok {
-		return v.(decision), true
-	}
-	if v, ok := c.denied.Get(key); ok {
-		return v.(decision), true
-	}
-	return decision{}, false
 }
 
 // decisionKey is everything a SubjectAccessReview for a non-resource request is made of.

@@ -130,7 +130,7 @@ func TestTokenCache(t *testing.T) {
 		if next.calls.Load() != before {
 			t.Error("the accepted scraper was evicted by rejected tokens and reviewed again")
 		}
-		if got := len(c.rejected.Keys()); got > 10 {
+		if got := len(c.negative.Keys()); got > 10 {
 			t.Errorf("%d rejected tokens kept, want at most a tenth of the cache size (10)", got)
 		}
 	})
