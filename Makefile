@@ -14,6 +14,7 @@ TOOLS_CACHE ?= $(HOME)/.cache/diagkit-tools
 BIN := $(CURDIR)/bin
 
 CONTROLLER_GEN_VERSION ?= v0.23.0
+STATICCHECK_VERSION ?= v0.8.2
 # v5.8.3 needs Go 1.27.
 KUSTOMIZE_VERSION ?= v5.8.2
 # CRDs that e2e installs to validate the prometheus and cert-manager components, taken from these Go modules.
@@ -128,10 +129,12 @@ test-root: tools ## Test the root module: e2e, Cluster API parity, demo.
 	$(TEST_ENV) $(GO_TEST) ./...
 
 .PHONY: verify
-verify: ## Check formatting, vet, and that go.mod files and generated files are up to date.
+verify: ## Check formatting, vet, staticcheck, and that go.mod files and generated files are up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd $(DIAGNOSTICS_DIR) && $(GO) vet ./... && $(GO) vet -modfile=go.latest.mod ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd $(DIAGNOSTICS_DIR) && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@for d in . $(DIAGNOSTICS_DIR); do \
 		(cd $$d && $(GO) mod tidy -diff) || { echo "go.mod in $$d is not tidy: run go mod tidy there"; exit 1; }; \
 	done
