@@ -113,6 +113,10 @@ crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from 
 TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR)
 GO_TEST ?= $(GO) test -count=1
 
+.PHONY: print-test-env
+print-test-env: tools ## Print the exports a plain `go test` needs: eval "$$(make -s print-test-env)".
+	@echo export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR)
+
 .PHONY: test
 test: verify test-diagnostics test-diagnostics-latest test-root ## Run every test: unit, golden, and e2e against a real kube-apiserver and etcd.
 
