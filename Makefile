@@ -151,6 +151,11 @@ verify: ## Check formatting, vet, staticcheck, and that go.mod files and generat
 demo: tools ## Start a real API server, run the sample manager, and show anonymous 401, unprivileged 403, reader 200.
 	@$(TEST_ENV) $(GO) run ./cmd/diagkit-demo
 
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: tools ## Measure scrape cost and API-server load side by side; writes docs/benchmarks.md (BENCH_FLAGS=-short: < 2 min).
+	@$(TEST_ENV) $(GO) run ./cmd/diagkit-bench $(BENCH_FLAGS)
+
 ##@ Maintain
 
 .PHONY: diagnostics-latest-mod

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -75,6 +76,24 @@ func waitForListener(address string, timeout time.Duration, exited <-chan struct
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("nothing listens on %s after %s", address, timeout)
+}
+
+// RSS returns the manager's resident set size and its peak, in bytes, from /proc.
+func (m *Manager) RSS() (rss, peak int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read manager status: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+			rss = kb * 1024
+		}
+		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
+			peak = kb * 1024
+		}
+	}
+	return rss, peak, nil
 }
 
 // Logs returns everything the manager printed so far.

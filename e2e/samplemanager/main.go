@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -16,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -36,6 +38,10 @@ func main() {
 		setupLog.Error(err, "unable to register flags")
 		os.Exit(1)
 	}
+	// For benchmarks only (e2e/bench): the same manager behind other metrics setups, and a registry the
+	// size of a busy controller's.
+	benchMode := pflag.String("bench-metrics", "diagnostics", "benchmarks only: diagnostics, https-no-auth or controller-runtime-filter")
+	benchSeries := pflag.Int("bench-series", 0, "benchmarks only: extra synthetic series on /metrics")
 	zapOptions := zap.Options{}
 	zapOptions.BindFlags(flag.CommandLine)
 	pflag.CommandLine.AddGoFlagSet(flag.CommandLine) // --kubeconfig and the zap flags
@@ -50,6 +56,19 @@ func main() {
 	if err != nil {
 		setupLog.Error(err, "invalid diagnostics options")
 		os.Exit(1)
+	}
+	switch *benchMode {
+	case "https-no-auth":
+		metricsOptions.FilterProvider, metricsOptions.ExtraHandlers = nil, nil
+	case "controller-runtime-filter":
+		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if *benchSeries > 0 {
+		synthetic := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "diagkit_sample_synthetic", Help: "Benchmark payload."}, []string{"series"})
+		for i := 0; i < *benchSeries; i++ {
+			synthetic.WithLabelValues(strconv.Itoa(i)).Set(float64(i))
+		}
+		metrics.Registry.MustRegister(synthetic)
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Metrics:                metricsOptions,
