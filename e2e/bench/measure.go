@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/diagkit/diagkit/e2e/framework"
 )
 
 // client returns a Prometheus-like HTTP client: HTTP/1.1, gzip requested, keep-alive unless newConn.
@@ -204,4 +206,37 @@ func (e *env) flood(ctx context.Context, m Mode, n int) (int, map[int]int) {
 	}
 	wg.Wait()
 	return n, statuses
+}
+
+// Fault is how one setup answered a never-seen token while the API server could not be reached.
+type Fault struct {
+	Status int // -1: the request itself failed
+	Took   time.Duration
+}
+
+// fault puts the proxy in mode, sends each setup one scrape with a new token, then heals the proxy and
+// waits until each setup serves that token again.
+func (e *env) fault(ctx context.Context, mode framework.FaultMode, setups []Mode, tokens map[string]string) map[string]Fault {
+	out := map[string]Fault{}
+	e.proxy.SetMode(mode)
+	for _, m := range setups {
+		c := client(false)
+		c.Timeout = 90 * time.Second
+		d, status, err := scrape(ctx, c, e.url(m), tokens[m.Name])
+		if err != nil {
+			status = -1
+		}
+		out[m.Name] = Fault{Status: status, Took: d}
+	}
+	e.proxy.SetMode(framework.Pass)
+	for _, m := range setups {
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, status, err := scrape(ctx, client(false), e.url(m), tokens[m.Name]); err == nil && status == http.StatusOK {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	return out
 }

@@ -69,6 +69,7 @@ func (r *Results) goals() []goal {
 			fmt.Sprintf("%d + %d", burst.TokenReviews, burst.SubjectAccessReviews), burst.TokenReviews == 1 && burst.SubjectAccessReviews == 1},
 		{"garbage flood", fmt.Sprintf("≤ the default review budget (burst 100 + 20/s × %s = %d)", flood.Took.Round(100*time.Millisecond), budget),
 			fmt.Sprintf("%d TokenReviews", flood.TokenReviews), flood.TokenReviews <= budget},
+		{"API server unreachable", "503 within the 5 s review timeout, refused and hung alike", faultSummary(r.Faults), faultsMet(r.Faults)},
 		{"memory overhead", "< 5 MiB resident vs the same manager serving HTTPS without authentication, after the same scrapes",
 			fmt.Sprintf("%+.1f MiB", mem), mem < 5},
 	}
@@ -165,6 +166,29 @@ func (r *Results) WriteMarkdown(w io.Writer, command, chart string) error {
 	p("rejected the token and 503 when its review budget (default 20/s, burst 100, 10 in flight) has no room; callers already")
 	p("in its caches are not affected.")
 	p("")
+	p("## When the API server cannot be reached")
+	p("")
+	p("A loopback fault proxy stands between every manager and the API server. Each setup gets one scrape with a token it")
+	p("has never seen; Prometheus gives up on a scrape after 10 s by default.")
+	p("")
+	p("| fault | setup | status | answered after |")
+	p("| --- | --- | --- | --- |")
+	var faults []string
+	for name := range r.Faults {
+		faults = append(faults, name)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(faults)))
+	for _, name := range faults {
+		for _, m := range []Mode{StockFilter, Diagkit} {
+			f := r.Faults[name][m.Name]
+			status := fmt.Sprint(f.Status)
+			if f.Status == -1 {
+				status = "no answer"
+			}
+			p("| %s | %s | %s | %s |", name, m.Name, status, f.Took.Round(time.Millisecond))
+		}
+	}
+	p("")
 	p("## Memory")
 	p("")
 	p("| mode | after the latency runs | at the end of the run |")
@@ -231,4 +255,27 @@ func (r *Results) WriteChart(path string) error {
 	p.Y.Min = 0
 	p.Y.Max *= 1.45 // room for the legend above the bars
 	return p.Save(9*vg.Inch, 4.5*vg.Inch, path)
+}
+
+func faultSummary(f map[string]map[string]Fault) string {
+	var parts []string
+	for name, setups := range f {
+		d := setups[Diagkit.Name]
+		parts = append(parts, fmt.Sprintf("%d after %s (%s)", d.Status, d.Took.Round(time.Millisecond), strings.SplitN(name, " (", 2)[0]))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+func faultsMet(f map[string]map[string]Fault) bool {
+	if len(f) == 0 {
+		return false
+	}
+	for _, setups := range f {
+		d := setups[Diagkit.Name]
+		if d.Status != 503 || d.Took > 6*time.Second {
+			return false
+		}
+	}
+	return true
 }

@@ -25,7 +25,9 @@ func sample() *Results {
 		Burst:     map[string]Reviews{Diagkit.Name: {TokenReviews: 1, SubjectAccessReviews: 1}, StockFilter.Name: {TokenReviews: 1, SubjectAccessReviews: 95}},
 		Flood:     map[string]Reviews{Diagkit.Name: {TokenReviews: 106, Took: 400 * time.Millisecond, Statuses: map[int]int{401: 106, 503: 9894}}},
 		RSSSteady: map[string]int64{HTTPSNoAuth.Name: 60 << 20, Diagkit.Name: 61 << 20},
-		RSS:       map[string]int64{},
+		Faults: map[string]map[string]Fault{"API server refuses connections": {
+			Diagkit.Name: {Status: 503, Took: 3 * time.Millisecond}, StockFilter.Name: {Status: 500, Took: time.Millisecond}}},
+		RSS: map[string]int64{},
 	}
 	return r
 }

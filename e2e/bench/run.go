@@ -51,6 +51,7 @@ type Results struct {
 	Steady                   map[string]Reviews // 10 scrapers at 1 Hz, default TTLs
 	Simulated                Reviews            // diagkit, TTLs divided by 10: five minutes in 30 s
 	Burst, Flood             map[string]Reviews
+	Faults                   map[string]map[string]Fault // fault name -> setup -> answer
 	// Resident sets after the latency runs (the same work for every mode) and after the whole run.
 	RSSSteady, RSS map[string]int64
 }
@@ -163,6 +164,23 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 	}
 
 	memo("after the floods")
+	r.Faults = map[string]map[string]Fault{}
+	for _, f := range []struct {
+		name string
+		mode framework.FaultMode
+	}{{"API server refuses connections", framework.Refuse}, {"API server hangs (connections open, no answer)", framework.Hang}} {
+		step("fault: %s; one new token per setup", f.name)
+		tokens := map[string]string{}
+		for _, m := range []Mode{StockFilter, Diagkit} {
+			t, err := e.tokens(ctx, fmt.Sprintf("fault-%d-%s", f.mode, slug(m)), 1)
+			if err != nil {
+				return nil, err
+			}
+			tokens[m.Name] = t[0]
+		}
+		r.Faults[f.name] = e.fault(ctx, f.mode, []Mode{StockFilter, Diagkit}, tokens)
+	}
+
 	step("simulated five minutes: diagkit with cache lifetimes divided by 10, 10 scrapers every 1.5 s for %s", sz.simulated)
 	if r.Simulated, err = e.simulated(ctx, dir, sz.simulated); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -38,6 +39,8 @@ type env struct {
 	kubeconfig string
 	managers   map[string]*framework.Manager
 	addrs      map[string]string
+	// proxy stands between every manager and the API server, passing traffic until a fault experiment.
+	proxy *framework.FaultProxy
 }
 
 func (e *env) url(m Mode) string {
@@ -68,8 +71,15 @@ func setUp(ctx context.Context, dir string, series int) (*env, error) {
 	if err := cp.Grant(ctx, namespace, "bench-manager", "diagkit-bench-manager", framework.ManagerRules...); err != nil {
 		return e, err
 	}
+	apiURL, err := url.Parse(cp.Config.Host)
+	if err != nil {
+		return e, err
+	}
+	if e.proxy, err = framework.NewFaultProxy(apiURL.Host); err != nil {
+		return e, err
+	}
 	e.kubeconfig = filepath.Join(dir, "manager.kubeconfig")
-	if err := cp.WriteKubeconfig(e.kubeconfig, token); err != nil {
+	if err := cp.WriteKubeconfigFor(e.kubeconfig, "https://"+e.proxy.Addr(), token); err != nil {
 		return e, err
 	}
 	// Every ServiceAccount of the namespace may read /metrics: cold-cache runs mint many of them.
@@ -97,6 +107,9 @@ func setUp(ctx context.Context, dir string, series int) (*env, error) {
 func (e *env) tearDown() {
 	for _, m := range e.managers {
 		_ = m.Stop()
+	}
+	if e.proxy != nil {
+		_ = e.proxy.Close()
 	}
 	if e.cp != nil {
 		_ = e.cp.Stop()
