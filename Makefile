@@ -114,7 +114,7 @@ TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGK
 GO_TEST ?= $(GO) test -count=1
 
 .PHONY: print-test-env
-print-test-env: tools ## Print the exports a plain `go test` needs: eval "$$(make -s print-test-env)".
+print-test-env: tools ## Print the exports a plain `go test` needs (eval the output).
 	@echo export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR)
 
 .PHONY: test
