@@ -59,16 +59,8 @@ func run(m *testing.M) int {
 // so the tests also prove that this RBAC is enough.
 func managerKubeconfig(t *testing.T, cp *framework.ControlPlane, name string) string {
 	t.Helper()
-	ctx := t.Context()
-	token, err := cp.ServiceAccountToken(ctx, namespace, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Grant(ctx, namespace, name, "diagkit-e2e-manager", framework.ManagerRules...); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), name+".kubeconfig")
-	if err := cp.WriteKubeconfig(path, token); err != nil {
+	if err := cp.ManagerKubeconfig(t.Context(), namespace, name, "", path); err != nil {
 		t.Fatal(err)
 	}
 	return path

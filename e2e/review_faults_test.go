@@ -33,15 +33,8 @@ func TestReviewFaults(t *testing.T) {
 	t.Cleanup(func() { _ = proxy.Close() })
 
 	// The manager reaches the API server only through the proxy.
-	token, err := cp.ServiceAccountToken(ctx, namespace, "faults-manager")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Grant(ctx, namespace, "faults-manager", "diagkit-e2e-manager", framework.ManagerRules...); err != nil {
-		t.Fatal(err)
-	}
 	kubeconfig := filepath.Join(t.TempDir(), "proxied.kubeconfig")
-	if err := cp.WriteKubeconfigFor(kubeconfig, "https://"+proxy.Addr(), token); err != nil {
+	if err := cp.ManagerKubeconfig(ctx, namespace, "faults-manager", "https://"+proxy.Addr(), kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	addr, err := framework.FreeAddress()

@@ -64,13 +64,6 @@ func setUp(ctx context.Context, dir string, series int) (*env, error) {
 	if err := cp.EnsureNamespace(ctx, namespace); err != nil {
 		return e, err
 	}
-	token, err := cp.ServiceAccountToken(ctx, namespace, "bench-manager")
-	if err != nil {
-		return e, err
-	}
-	if err := cp.Grant(ctx, namespace, "bench-manager", "diagkit-bench-manager", framework.ManagerRules...); err != nil {
-		return e, err
-	}
 	apiURL, err := url.Parse(cp.Config.Host)
 	if err != nil {
 		return e, err
@@ -79,7 +72,7 @@ func setUp(ctx context.Context, dir string, series int) (*env, error) {
 		return e, err
 	}
 	e.kubeconfig = filepath.Join(dir, "manager.kubeconfig")
-	if err := cp.WriteKubeconfigFor(e.kubeconfig, "https://"+e.proxy.Addr(), token); err != nil {
+	if err := cp.ManagerKubeconfig(ctx, namespace, "bench-manager", "https://"+e.proxy.Addr(), e.kubeconfig); err != nil {
 		return e, err
 	}
 	// Every ServiceAccount of the namespace may read /metrics: cold-cache runs mint many of them.

@@ -69,15 +69,8 @@ func Run(ctx context.Context, out io.Writer) ([]Result, error) {
 	if err := cp.EnsureNamespace(ctx, namespace); err != nil {
 		return nil, err
 	}
-	managerToken, err := cp.ServiceAccountToken(ctx, namespace, "sample-manager")
-	if err != nil {
-		return nil, err
-	}
-	if err := cp.Grant(ctx, namespace, "sample-manager", "diagkit-demo-manager", framework.ManagerRules...); err != nil {
-		return nil, err
-	}
 	kubeconfig := filepath.Join(dir, "manager.kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig, managerToken); err != nil {
+	if err := cp.ManagerKubeconfig(ctx, namespace, "sample-manager", "", kubeconfig); err != nil {
 		return nil, err
 	}
 	addr, err := framework.FreeAddress()

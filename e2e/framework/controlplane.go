@@ -140,14 +140,9 @@ func (c *ControlPlane) Bind(ctx context.Context, namespace, serviceAccount, role
 	return nil
 }
 
-// WriteKubeconfig writes a kubeconfig that reaches this API server with a bearer token.
-func (c *ControlPlane) WriteKubeconfig(path, token string) error {
-	return c.WriteKubeconfigFor(path, c.Config.Host, token)
-}
-
-// WriteKubeconfigFor writes a kubeconfig that reaches this API server through server (for example a
+// writeKubeconfig writes a kubeconfig that reaches this API server through server (for example a
 // FaultProxy on loopback), trusting its CA, with a bearer token.
-func (c *ControlPlane) WriteKubeconfigFor(path, server, token string) error {
+func (c *ControlPlane) writeKubeconfig(path, server, token string) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: c.Config.CAData}
 	cfg.AuthInfos["manager"] = &clientcmdapi.AuthInfo{Token: token}
@@ -161,6 +156,23 @@ func (c *ControlPlane) WriteKubeconfigFor(path, server, token string) error {
 
 // Rule is one RBAC policy rule.
 type Rule = rbacv1.PolicyRule
+
+// ManagerKubeconfig gives a manager an identity of its own: a ServiceAccount with only ManagerRules, and
+// a kubeconfig at path that reaches the API server through server (empty: directly) with its token. Running
+// managers this way also proves that ManagerRules is enough.
+func (c *ControlPlane) ManagerKubeconfig(ctx context.Context, namespace, name, server, path string) error {
+	token, err := c.ServiceAccountToken(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	if err := c.Grant(ctx, namespace, name, "diagkit-manager", ManagerRules...); err != nil {
+		return err
+	}
+	if server == "" {
+		server = c.Config.Host
+	}
+	return c.writeKubeconfig(path, server, token)
+}
 
 // Non-resource rules of the Cluster API book's diagnostics ClusterRoles.
 var (
