@@ -67,13 +67,13 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	res, ok, err := f.authn.AuthenticateRequest(req)
 	switch {
 	case err != nil && errors.Is(err, errUnavailable):
-		f.obs.authentication.WithLabelValues(unavailableResult(err)).Inc()
+		f.obs.authnBy[unavailableResult(err)].Inc()
 		f.obs.refused(f.log, http.StatusServiceUnavailable, "", verb, "cannot authenticate: "+err.Error())
 		unavailable(w)
 		return
 	case err != nil || !ok:
 		// A malformed Authorization header or a token the API server rejected: the caller has no identity.
-		f.obs.authentication.WithLabelValues(resultUnauthenticated).Inc()
+		f.obs.authnBy[resultUnauthenticated].Inc()
 		reason := "no credentials"
 		if presented {
 			reason = "credentials rejected"
@@ -83,7 +83,7 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}
-	f.obs.authentication.WithLabelValues(resultAuthenticated).Inc()
+	f.obs.authnBy[resultAuthenticated].Inc()
 
 	// Non-resource attributes with the lower-cased HTTP method as verb, as kube-apiserver itself
 	// authorizes /metrics: ClusterRoles granting get on /metrics or put on /debug/flags/v apply unchanged.
@@ -92,17 +92,17 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	user := res.User.GetName()
 	switch {
 	case err != nil:
-		f.obs.authorization.WithLabelValues(unavailableResult(err)).Inc()
+		f.obs.authzBy[unavailableResult(err)].Inc()
 		f.obs.refused(f.log, http.StatusServiceUnavailable, user, verb, "cannot authorize: "+err.Error())
 		unavailable(w)
 		return
 	case decision != authorizer.DecisionAllow:
-		f.obs.authorization.WithLabelValues(resultDenied).Inc()
+		f.obs.authzBy[resultDenied].Inc()
 		f.obs.refused(f.log, http.StatusForbidden, user, verb, reason)
 		http.Error(w, fmt.Sprintf("Forbidden: user %q may not %s %s", user, verb, req.URL.Path), http.StatusForbidden)
 		return
 	}
-	f.obs.authorization.WithLabelValues(resultAllowed).Inc()
+	f.obs.authzBy[resultAllowed].Inc()
 	f.next.ServeHTTP(w, req)
 }
 

@@ -34,6 +34,9 @@ type observer struct {
 	reviewDuration *prometheus.HistogramVec
 	certExpiry     prometheus.Gauge
 
+	// The counters the request path increments, resolved once: no label hashing per request.
+	authnBy, authzBy map[string]prometheus.Counter
+
 	logLimit   flowcontrol.RateLimiter
 	suppressed atomic.Int64
 }
@@ -74,6 +77,13 @@ func newObserver(reg prometheus.Registerer) *observer {
 	o.authentication = registerOrReuse(reg, o.authentication)
 	o.authorization = registerOrReuse(reg, o.authorization)
 	o.reviewDuration = registerOrReuse(reg, o.reviewDuration)
+	o.authnBy, o.authzBy = map[string]prometheus.Counter{}, map[string]prometheus.Counter{}
+	for _, r := range []string{resultAuthenticated, resultUnauthenticated, resultUnavailable, resultOverBudget} {
+		o.authnBy[r] = o.authentication.WithLabelValues(r)
+	}
+	for _, r := range []string{resultAllowed, resultDenied, resultUnavailable, resultOverBudget} {
+		o.authzBy[r] = o.authorization.WithLabelValues(r)
+	}
 	return o
 }
 
