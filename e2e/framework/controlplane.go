@@ -174,6 +174,16 @@ func (c *ControlPlane) ManagerKubeconfig(ctx context.Context, namespace, name, s
 	return c.writeKubeconfig(path, server, token)
 }
 
+// ServiceAccountKubeconfig writes a kubeconfig at path for the ServiceAccount, which it creates if
+// needed, and grants nothing: the caller binds the roles under test.
+func (c *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, namespace, name, path string) error {
+	token, err := c.ServiceAccountToken(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	return c.writeKubeconfig(path, c.Config.Host, token)
+}
+
 // Non-resource rules of the Cluster API book's diagnostics ClusterRoles.
 var (
 	MetricsReaderRule = rbacv1.PolicyRule{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}

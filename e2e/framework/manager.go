@@ -41,8 +41,15 @@ type Manager struct {
 // StartManager runs the binary with the kubeconfig and args, and returns once address accepts
 // connections.
 func StartManager(bin, kubeconfig, address string, args ...string) (*Manager, error) {
+	return StartProcess(bin, nil, address, append([]string{"--kubeconfig=" + kubeconfig, "--zap-log-level=10"}, args...)...)
+}
+
+// StartProcess runs any manager binary with extra environment (KUBECONFIG, for managers that do not
+// register --kubeconfig) and args, and returns once address accepts connections.
+func StartProcess(bin string, env []string, address string, args ...string) (*Manager, error) {
 	m := &Manager{logs: &lockedBuffer{}, done: make(chan struct{})}
-	m.cmd = exec.Command(bin, append([]string{"--kubeconfig=" + kubeconfig, "--zap-log-level=10"}, args...)...)
+	m.cmd = exec.Command(bin, args...)
+	m.cmd.Env = append(os.Environ(), env...)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Command diagkit retrofits secure diagnostics onto controller-runtime repositories: see `diagkit --help`.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+// Exit codes, after kubectl diff: 1 means "changes pending", errors are ≥ 2.
+const (
+	exitPending = 1
+	exitError   = 2
+	exitRefused = 3
+)
+
+// errPending ends a command that found changes in --diff or --check mode.
+var errPending = errors.New("changes pending")
+
+func main() {
+	cmd := newRootCommand(os.Stdout, os.Stderr)
+	err := cmd.Execute()
+	switch {
+	case err == nil:
+	case errors.Is(err, errPending):
+		os.Exit(exitPending)
+	case errors.Is(err, edit.ErrRefused):
+		fmt.Fprintln(os.Stderr, "diagkit:", err)
+		os.Exit(exitRefused)
+	default:
+		fmt.Fprintln(os.Stderr, "diagkit:", err)
+		os.Exit(exitError)
+	}
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/gosource"
+)
+
+// retrofitOptions are the flags of `diagkit retrofit`.
+type retrofitOptions struct {
+	dir                string
+	main               string
+	backend            string
+	diagnosticsVersion string
+	diff, check, dry   bool
+}
+
+func (o *retrofitOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.diff, "diff", false, "print a unified diff (git apply accepts it) instead of writing; exit 1 when changes are pending")
+	fs.BoolVar(&o.check, "check", false, "list the files that would change instead of writing; exit 1 when any would")
+	fs.BoolVar(&o.dry, "dry-run", false, "print the plan summary instead of writing")
+	fs.StringVar(&o.main, "main", "", "the Go file that creates the manager, relative to DIR (default: detected)")
+	fs.StringVar(&o.backend, "backend", "", "diagkit (the diagnostics module) or capi (Cluster API util/flags) (default: capi when the repository requires Cluster API ≥ v1.8 and uses pflag)")
+	fs.StringVar(&o.diagnosticsVersion, "diagnostics-version", generator.DiagnosticsVersion, "version of "+gosource.DiagnosticsImport+" to require")
+}
+
+func (o *retrofitOptions) Validate() error {
+	modes := 0
+	for _, on := range []bool{o.diff, o.check, o.dry} {
+		if on {
+			modes++
+		}
+	}
+	var errs []error
+	if modes > 1 {
+		errs = append(errs, errors.New("--diff, --check and --dry-run are mutually exclusive"))
+	}
+	switch gosource.Backend(o.backend) {
+	case "", gosource.Diagkit, gosource.CAPI:
+	default:
+		errs = append(errs, fmt.Errorf("--backend %q: want diagkit or capi", o.backend))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *retrofitOptions) Run(out, errOut io.Writer) error {
+	target, err := generator.Detect(o.dir, generator.DetectOptions{Main: o.main})
+	if err != nil {
+		return err
+	}
+	plan, err := generator.Retrofit(target, generator.Options{Backend: gosource.Backend(o.backend), DiagnosticsVersion: o.diagnosticsVersion})
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.diff:
+		if err := plan.Diff(out); err != nil {
+			return err
+		}
+		for _, w := range plan.Warnings {
+			fmt.Fprintln(errOut, "warning:", w)
+		}
+	case o.check:
+		for _, p := range plan.Paths() {
+			fmt.Fprintln(out, p)
+		}
+	case o.dry:
+		plan.Summary(out)
+		return nil
+	default:
+		if err := generator.Apply(plan); err != nil {
+			return err
+		}
+		plan.Summary(out)
+		return nil
+	}
+	if !plan.Empty() {
+		return errPending
+	}
+	return nil
+}
+
+func newRetrofitCommand(out, errOut io.Writer) *cobra.Command {
+	o := &retrofitOptions{}
+	cmd := &cobra.Command{
+		Use:   "retrofit [DIR]",
+		Short: "Patch a repository so its manager serves metrics through secure diagnostics",
+		Long: `retrofit detects the manager in DIR (default: the current directory), plans every edit, then writes
+all files or none. A second run changes nothing.
+
+Exit codes: 0 done (or nothing to do); 1 changes pending (--diff, --check); 2 error; 3 refused.`,
+		Example: `  diagkit retrofit --diff > diagnostics.patch   # review, then git apply diagnostics.patch
+  diagkit retrofit                              # write the changes, print what changed
+  diagkit retrofit --check                      # in CI: fails when the repository drifted`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.dir = "."
+			if len(args) == 1 {
+				o.dir = args[0]
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(out, errOut)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

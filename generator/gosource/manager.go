@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package gosource
+
+import (
+	"go/ast"
+	"go/token"
+	"strconv"
+	"strings"
+
+	"golang.org/x/tools/go/ast/astutil"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+// Import paths the analysis resolves names against.
+const (
+	ControllerRuntime = "sigs.k8s.io/controller-runtime"
+	crManager         = "sigs.k8s.io/controller-runtime/pkg/manager"
+	crMetricsServer   = "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crWebhook         = "sigs.k8s.io/controller-runtime/pkg/webhook"
+	stdFlag           = "flag"
+	pflagPath         = "github.com/spf13/pflag"
+)
+
+// FlagLibrary is the flag package a FlagSet comes from.
+type FlagLibrary string
+
+// The flag libraries the generator registers diagnostics flags on.
+const (
+	Pflag  FlagLibrary = "pflag"
+	GoFlag FlagLibrary = "flag"
+)
+
+// derivers are the calls whose results are metrics server options built from diagnostics flags:
+// diagkit's and Cluster API's (v1.6–1.7 and v1.8+).
+var derivers = map[string]bool{"ServerOptions": true, "GetManagerOptions": true, "GetDiagnosticsOptions": true}
+
+// Manager is what the analysis found around a ctrl.NewManager call.
+type Manager struct {
+	Pkg  *Package
+	File *File
+	Func *ast.FuncDecl
+	Call *ast.CallExpr
+
+	// Options is the ctrl.Options literal, inline in the call or assigned to a variable first;
+	// OptionsStmt is the statement holding it.
+	Options     *ast.CompositeLit
+	OptionsStmt ast.Stmt
+	// ErrorCheck is the `if err != nil` right after the manager is created, whose style new checks copy.
+	ErrorCheck *ast.IfStmt
+
+	// Metrics is the Metrics: field; Retrofitted says its value already comes from diagnostics flags.
+	Metrics     *ast.KeyValueExpr
+	Retrofitted bool
+
+	// BindAddress is the expression the metrics server bound to before, Registration the flag that set
+	// it, Storage the declaration of the variable or field holding it.
+	BindAddress  ast.Expr
+	Registration *Registration
+	Storage      *Storage
+}
+
+// OptionsStyle describes how the ctrl.Options reach the manager.
+func (m *Manager) OptionsStyle() string {
+	if _, ok := m.Call.Args[1].(*ast.CompositeLit); ok {
+		return "inline ctrl.Options literal"
+	}
+	return "ctrl.Options variable (" + m.File.Text(m.Call.Args[1]) + ")"
+}
+
+// Registration is a `fs.StringVar(&x, "name", "default", "usage")` call.
+type Registration struct {
+	File     *File
+	Func     *ast.FuncDecl
+	Stmt     *ast.ExprStmt
+	Call     *ast.CallExpr
+	FlagSet  ast.Expr // the receiver
+	Library  FlagLibrary
+	FlagName string
+	Default  string
+}
+
+// Storage is where the bind address lives: a variable or a struct field.
+type Storage struct {
+	File  *File
+	Names []*ast.Ident
+	Name  *ast.Ident
+	Type  ast.Expr
+	Node  ast.Node // *ast.Field or *ast.ValueSpec
+}
+
+// FindManagerCall returns the ctrl.NewManager (or manager.New) calls in f.
+func FindManagerCall(f *File) []*ast.CallExpr {
+	var calls []*ast.CallExpr
+	ast.Inspect(f.AST, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) != 2 {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		x, ok := sel.X.(*ast.Ident)
+		if !ok {
+			return true
+		}
+		switch path := f.ImportPath(x.Name); {
+		case path == ControllerRuntime && sel.Sel.Name == "NewManager", path == crManager && sel.Sel.Name == "New":
+			calls = append(calls, call)
+		}
+		return true
+	})
+	return calls
+}
+
+// Analyze finds everything the retrofit edits around call in f, a file of pkg.
+func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
+	m := &Manager{Pkg: pkg, File: f, Call: call}
+	path, _ := astutil.PathEnclosingInterval(f.AST, call.Pos(), call.End())
+	for _, n := range path {
+		if fn, ok := n.(*ast.FuncDecl); ok {
+			m.Func = fn
+			break
+		}
+	}
+	if m.Func == nil {
+		return nil, m.errorAt(f, call, "ctrl.NewManager called inside a function", "a call at package level")
+	}
+	callStmt := enclosingStmt(path)
+	switch arg := call.Args[1].(type) {
+	case *ast.CompositeLit:
+		m.Options, m.OptionsStmt = arg, callStmt
+	case *ast.Ident:
+		m.Options, m.OptionsStmt = findAssignedLiteral(m.Func, arg.Name, call.Pos())
+		if m.Options == nil {
+			return nil, m.errorAt(f, arg, "a ctrl.Options{…} literal assigned to "+arg.Name+" earlier in "+m.Func.Name.Name, "none")
+		}
+	default:
+		return nil, m.errorAt(f, arg, "a ctrl.Options{…} literal or a variable holding one", m.File.Text(arg))
+	}
+	m.ErrorCheck = errorCheckAfter(m.Func, callStmt)
+
+	for _, elt := range m.Options.Elts {
+		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "Metrics") {
+			m.Metrics = kv
+		}
+	}
+	if m.Metrics == nil {
+		return nil, m.errorAt(f, m.Options, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "none")
+	}
+	if m.derivedFromDiagnostics(m.Metrics.Value) {
+		m.Retrofitted = true
+		return m, nil
+	}
+
+	lit, ok := m.Metrics.Value.(*ast.CompositeLit)
+	if !ok || !m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") {
+		return nil, m.errorAt(f, m.Metrics.Value, "Metrics: metricsserver.Options{BindAddress: …}", m.File.Text(m.Metrics.Value))
+	}
+	for _, elt := range lit.Elts {
+		kv, ok := elt.(*ast.KeyValueExpr)
+		if ok && isIdent(kv.Key, "BindAddress") {
+			m.BindAddress = kv.Value
+			continue
+		}
+		return nil, m.errorAt(f, elt, "only BindAddress in the metrics server options (others would be lost)", m.File.Text(elt))
+	}
+	if m.BindAddress == nil {
+		return nil, m.errorAt(f, lit, "BindAddress set from a flag", m.File.Text(lit))
+	}
+	name := lastName(m.BindAddress)
+	if name == "" {
+		return nil, m.errorAt(f, m.BindAddress, "a variable or field set by a flag", m.File.Text(m.BindAddress))
+	}
+	var err error
+	if m.Registration, err = findRegistration(pkg, name); err != nil {
+		return nil, err
+	}
+	if m.Registration == nil {
+		return nil, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+name+" in package "+pkg.Dir, "none")
+	}
+	_, isField := m.BindAddress.(*ast.SelectorExpr)
+	if m.Storage = findStorage(pkg, m.Func, name, isField); m.Storage == nil {
+		return nil, m.errorAt(f, m.BindAddress, "the declaration of "+name+" in package "+pkg.Dir, "none")
+	}
+	return m, nil
+}
+
+func (m *Manager) errorAt(f *File, n ast.Node, expected, found string) error {
+	return &edit.PositionError{File: f.Path, Line: f.Line(n.Pos()), Expected: expected, Found: found}
+}
+
+// derivedFromDiagnostics reports whether v (possibly *v) is the result of a diagnostics options call,
+// directly or through a variable assigned from one in the same function.
+func (m *Manager) derivedFromDiagnostics(v ast.Expr) bool {
+	if star, ok := v.(*ast.StarExpr); ok {
+		v = star.X
+	}
+	if call, ok := v.(*ast.CallExpr); ok {
+		return isDeriverCall(call)
+	}
+	id, ok := v.(*ast.Ident)
+	if !ok {
+		return false
+	}
+	found := false
+	ast.Inspect(m.Func.Body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Rhs) != 1 {
+			return true
+		}
+		call, ok := as.Rhs[0].(*ast.CallExpr)
+		if !ok || !isDeriverCall(call) {
+			return true
+		}
+		for _, lhs := range as.Lhs {
+			if isIdent(lhs, id.Name) {
+				found = true
+			}
+		}
+		return true
+	})
+	return found
+}
+
+func isDeriverCall(call *ast.CallExpr) bool {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	return ok && derivers[sel.Sel.Name]
+}
+
+func (m *Manager) isSelectorOf(f *File, e ast.Expr, importPath, name string) bool {
+	sel, ok := e.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != name {
+		return false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	return ok && f.ImportPath(x.Name) == importPath
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
+}
+
+// lastName returns x for x and a.b.x, "" otherwise.
+func lastName(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name
+	case *ast.SelectorExpr:
+		return e.Sel.Name
+	}
+	return ""
+}
+
+func enclosingStmt(path []ast.Node) ast.Stmt {
+	for i, n := range path {
+		if s, ok := n.(ast.Stmt); ok && i+1 < len(path) {
+			if _, inBlock := path[i+1].(*ast.BlockStmt); inBlock {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// findAssignedLiteral finds `name := X.Options{…}`, `name = …` or `var name = …` before pos in fn.
+func findAssignedLiteral(fn *ast.FuncDecl, name string, before token.Pos) (*ast.CompositeLit, ast.Stmt) {
+	var lit *ast.CompositeLit
+	var stmt ast.Stmt
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if n == nil || n.Pos() >= before {
+			return false
+		}
+		switch s := n.(type) {
+		case *ast.AssignStmt:
+			for i, lhs := range s.Lhs {
+				if isIdent(lhs, name) && i < len(s.Rhs) {
+					if cl, ok := s.Rhs[i].(*ast.CompositeLit); ok {
+						lit, stmt = cl, s
+					}
+				}
+			}
+		case *ast.DeclStmt:
+			if gd, ok := s.Decl.(*ast.GenDecl); ok {
+				for _, spec := range gd.Specs {
+					vs, ok := spec.(*ast.ValueSpec)
+					if !ok {
+						continue
+					}
+					for i, id := range vs.Names {
+						if id.Name == name && i < len(vs.Values) {
+							if cl, ok := vs.Values[i].(*ast.CompositeLit); ok {
+								lit, stmt = cl, s
+							}
+						}
+					}
+				}
+			}
+		}
+		return true
+	})
+	return lit, stmt
+}
+
+// errorCheckAfter returns the `if err != nil {…}` statement following stmt in its block.
+func errorCheckAfter(fn *ast.FuncDecl, stmt ast.Stmt) *ast.IfStmt {
+	var found *ast.IfStmt
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		block, ok := n.(*ast.BlockStmt)
+		if !ok || found != nil {
+			return found == nil
+		}
+		for i, s := range block.List {
+			if s != stmt || i+1 >= len(block.List) {
+				continue
+			}
+			if is, ok := block.List[i+1].(*ast.IfStmt); ok && isErrNotNil(is.Cond) {
+				found = is
+			}
+		}
+		return true
+	})
+	return found
+}
+
+func isErrNotNil(e ast.Expr) bool {
+	b, ok := e.(*ast.BinaryExpr)
+	return ok && b.Op == token.NEQ && isIdent(b.X, "err") && isIdent(b.Y, "nil")
+}
+
+// findRegistration finds the StringVar call in pkg that stores a flag into a variable or field called name.
+func findRegistration(pkg *Package, name string) (*Registration, error) {
+	var regs []*Registration
+	for _, f := range pkg.Files {
+		for _, decl := range f.AST.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				stmt, ok := n.(*ast.ExprStmt)
+				if !ok {
+					return true
+				}
+				call, ok := stmt.X.(*ast.CallExpr)
+				if !ok || len(call.Args) != 4 {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "StringVar" {
+					return true
+				}
+				addr, ok := call.Args[0].(*ast.UnaryExpr)
+				if !ok || addr.Op != token.AND || lastName(addr.X) != name {
+					return true
+				}
+				flagName, ok := stringLit(call.Args[1])
+				if !ok {
+					return true
+				}
+				def, _ := stringLit(call.Args[2])
+				regs = append(regs, &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: flagName, Default: def})
+				return true
+			})
+		}
+	}
+	if len(regs) == 0 {
+		return nil, nil
+	}
+	if len(regs) > 1 {
+		r := regs[1]
+		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.Call.Pos()), Expected: "one flag storing into " + name, Found: "several"}
+	}
+	r := regs[0]
+	lib, ok := flagLibrary(r.File, r.Func, r.FlagSet)
+	if !ok {
+		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.FlagSet.Pos()),
+			Expected: "a flag or pflag FlagSet", Found: r.File.Text(r.FlagSet)}
+	}
+	r.Library = lib
+	return r, nil
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
+}
+
+// flagLibrary tells whether fs (flag, pflag, pflag.CommandLine, a parameter, a local FlagSet, cobra's
+// cmd.Flags()) is a standard library or a pflag FlagSet.
+func flagLibrary(f *File, fn *ast.FuncDecl, fs ast.Expr) (FlagLibrary, bool) {
+	byPath := func(path string) (FlagLibrary, bool) {
+		switch path {
+		case stdFlag:
+			return GoFlag, true
+		case pflagPath:
+			return Pflag, true
+		}
+		return "", false
+	}
+	switch fs := fs.(type) {
+	case *ast.Ident:
+		if path := f.ImportPath(fs.Name); path != "" {
+			return byPath(path)
+		}
+		if typ := paramType(fn, fs.Name); typ != nil {
+			if star, ok := typ.(*ast.StarExpr); ok {
+				typ = star.X
+			}
+			if sel, ok := typ.(*ast.SelectorExpr); ok && sel.Sel.Name == "FlagSet" {
+				if x, ok := sel.X.(*ast.Ident); ok {
+					return byPath(f.ImportPath(x.Name))
+				}
+			}
+			return "", false
+		}
+		if call := assignedCall(fn, fs.Name); call != nil {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && sel.Sel.Name == "NewFlagSet" {
+					return byPath(f.ImportPath(x.Name))
+				}
+				if sel.Sel.Name == "Flags" || sel.Sel.Name == "PersistentFlags" {
+					return Pflag, true
+				}
+			}
+		}
+	case *ast.SelectorExpr: // flag.CommandLine, pflag.CommandLine
+		if x, ok := fs.X.(*ast.Ident); ok && fs.Sel.Name == "CommandLine" {
+			return byPath(f.ImportPath(x.Name))
+		}
+	case *ast.CallExpr: // cobra: cmd.Flags(), cmd.PersistentFlags()
+		if sel, ok := fs.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Flags" || sel.Sel.Name == "PersistentFlags") {
+			return Pflag, true
+		}
+	}
+	return "", false
+}
+
+func paramType(fn *ast.FuncDecl, name string) ast.Expr {
+	for _, fl := range fn.Type.Params.List {
+		for _, id := range fl.Names {
+			if id.Name == name {
+				return fl.Type
+			}
+		}
+	}
+	return nil
+}
+
+func assignedCall(fn *ast.FuncDecl, name string) *ast.CallExpr {
+	var call *ast.CallExpr
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok {
+			return true
+		}
+		for i, lhs := range as.Lhs {
+			if isIdent(lhs, name) && i < len(as.Rhs) {
+				if c, ok := as.Rhs[i].(*ast.CallExpr); ok {
+					call = c
+				}
+			}
+		}
+		return true
+	})
+	return call
+}
+
+// findStorage finds the declaration of the variable (in fn or at package level) or struct field name.
+func findStorage(pkg *Package, fn *ast.FuncDecl, name string, field bool) *Storage {
+	var found *Storage
+	visit := func(f *File, root ast.Node) {
+		ast.Inspect(root, func(n ast.Node) bool {
+			if found != nil {
+				return false
+			}
+			switch n := n.(type) {
+			case *ast.Field:
+				if !field {
+					return true
+				}
+				for _, id := range n.Names {
+					if id.Name == name && isIdent(n.Type, "string") {
+						found = &Storage{File: f, Names: n.Names, Name: id, Type: n.Type, Node: n}
+					}
+				}
+			case *ast.ValueSpec:
+				if field {
+					return true
+				}
+				for _, id := range n.Names {
+					if id.Name == name {
+						found = &Storage{File: f, Names: n.Names, Name: id, Type: n.Type, Node: n}
+					}
+				}
+			case *ast.FuncLit:
+				return false
+			}
+			return true
+		})
+	}
+	if !field {
+		for _, f := range pkg.Files {
+			if f.AST == fileOf(pkg, fn) {
+				visit(f, fn.Body)
+			}
+		}
+	}
+	for _, f := range pkg.Files {
+		for _, decl := range f.AST.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && found == nil {
+				visit(f, gd)
+			}
+		}
+	}
+	return found
+}
+
+func fileOf(pkg *Package, fn *ast.FuncDecl) *ast.File {
+	for _, f := range pkg.Files {
+		for _, d := range f.AST.Decls {
+			if d == fn {
+				return f.AST
+			}
+		}
+	}
+	return nil
+}
+
+// exported returns name with its first letter's case matching like.
+func exported(name string, like string) string {
+	if like != "" && strings.ToUpper(like[:1]) == like[:1] {
+		return strings.ToUpper(name[:1]) + name[1:]
+	}
+	return name
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package gosource
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/token"
+	"strconv"
+	"strings"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+// Backend is the code a retrofit writes into main.go.
+type Backend string
+
+const (
+	// Diagkit imports diagkit's diagnostics module: any flag library, no Cluster API needed.
+	Diagkit Backend = "diagkit"
+	// CAPI uses Cluster API's util/flags (v1.8+), the choice of the upstream providers; pflag only.
+	CAPI Backend = "capi"
+)
+
+// Import paths the retrofit adds.
+const (
+	DiagnosticsImport = "github.com/diagkit/diagkit/diagnostics"
+	CAPIFlagsImport   = "sigs.k8s.io/cluster-api/util/flags"
+)
+
+// RBACMarkers are the rules the diagnostics endpoint needs to review its callers, as markers.
+var RBACMarkers = []string{
+	"// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create",
+	"// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create",
+}
+
+// Change is the new content of one file and why.
+type Change struct {
+	Path    string
+	After   []byte
+	Reasons []string
+	// Edited are the byte ranges of the original the edits replaced; gofmt may realign lines next to
+	// them, nothing else changes.
+	Edited [][2]int
+}
+
+// Patch plans the edits of m's package. addMarkers asks for the RBAC marker group before m's function.
+// It returns one Change per file that changes, in package file order.
+func Patch(m *Manager, backend Backend, addMarkers bool) ([]Change, error) {
+	edits := map[*File][]edit.Edit{}
+	reasons := map[*File][]string{}
+	add := func(f *File, why string, es ...edit.Edit) {
+		edits[f] = append(edits[f], es...)
+		if why != "" {
+			reasons[f] = append(reasons[f], why)
+		}
+	}
+
+	if !m.Retrofitted {
+		if err := m.planFlags(backend, add); err != nil {
+			return nil, err
+		}
+	}
+	if addMarkers {
+		anchor := ast.Node(m.Func)
+		if m.Func.Doc != nil {
+			anchor = m.Func.Doc
+		}
+		add(m.File, "add the tokenreviews and subjectaccessreviews RBAC markers where controller-gen collects them",
+			edit.Insert(m.File.Offset(anchor.Pos()), strings.Join(RBACMarkers, "\n")+"\n\n"))
+	}
+
+	var changes []Change
+	for _, f := range m.Pkg.Files {
+		es, ok := edits[f]
+		if !ok {
+			continue
+		}
+		out, err := edit.Apply(f.Src, es)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if formatted, err := format.Source(f.Src); err == nil && bytes.Equal(formatted, f.Src) {
+			// Only a gofmt-clean file is reformatted as a whole: then gofmt touches nothing but the edits.
+			if out, err = format.Source(out); err != nil {
+				return nil, fmt.Errorf("%s: edited source does not format (a generator bug): %w", f.Path, err)
+			}
+		}
+		var edited [][2]int
+		for _, e := range es {
+			edited = append(edited, [2]int{e.Start, e.End})
+		}
+		changes = append(changes, Change{Path: f.Path, After: out, Reasons: reasons[f], Edited: edited})
+	}
+	return changes, nil
+}
+
+// planFlags replaces the metrics bind flag with the diagnostics flags and derives the metrics and
+// webhook TLS options from them.
+func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edit)) error {
+	reg, st := m.Registration, m.Storage
+	if backend == CAPI && reg.Library != Pflag {
+		return edit.Refusedf("%s:%d: Cluster API's util/flags registers on a pflag FlagSet, and this one is a standard library FlagSet; use --backend diagkit",
+			reg.File.Path, reg.File.Line(reg.FlagSet.Pos()))
+	}
+	importPath, typ, field := DiagnosticsImport, "Options", "diagnosticsOptions"
+	if backend == CAPI {
+		importPath, typ, field = CAPIFlagsImport, "ManagerOptions", "managerOptions"
+	}
+	field = exported(field, st.Name.Name)
+
+	// Imports, in every file that now names the package.
+	pkgNames := map[*File]string{}
+	importIn := func(f *File) string {
+		if name, ok := pkgNames[f]; ok {
+			return name
+		}
+		name, ok := f.ImportName(importPath)
+		if !ok {
+			name = defaultName(importPath)
+			spec := strconv.Quote(importPath)
+			if backend == CAPI {
+				name = "capiflags"
+				spec = name + " " + spec
+			}
+			add(f, "", importEdit(f, spec))
+		}
+		pkgNames[f] = name
+		return name
+	}
+
+	// The variable or field: metricsAddr string → diagnosticsOptions diagnostics.Options.
+	decl := field + " " + importIn(st.File) + "." + typ
+	if len(st.Names) == 1 {
+		var end ast.Node = st.Type
+		if vs, ok := st.Node.(*ast.ValueSpec); ok && len(vs.Values) > 0 {
+			end = vs.Values[len(vs.Values)-1]
+		}
+		if end == nil {
+			return &edit.PositionError{File: st.File.Path, Line: st.File.Line(st.Name.Pos()), Expected: "a typed declaration", Found: st.File.Text(st.Node)}
+		}
+		add(st.File, "replace the metrics bind address "+st.Name.Name+" with "+field,
+			edit.Edit{Start: st.File.Offset(st.Name.Pos()), End: st.File.Offset(end.End()), Text: decl})
+	} else {
+		i := indexOf(st.Names, st.Name)
+		var remove edit.Edit
+		if i+1 < len(st.Names) {
+			remove = edit.Edit{Start: st.File.Offset(st.Names[i].Pos()), End: st.File.Offset(st.Names[i+1].Pos())}
+		} else {
+			remove = edit.Edit{Start: st.File.Offset(st.Names[i-1].End()), End: st.File.Offset(st.Names[i].End())}
+		}
+		add(st.File, "replace the metrics bind address "+st.Name.Name+" with "+field, remove,
+			edit.Insert(st.File.Offset(st.Node.End()), "\n"+decl))
+	}
+
+	// The registration: fs.StringVar(&cfg.metricsAddr, …) → cfg.diagnosticsOptions.AddFlags(fs).
+	target := withLastName(reg.File.Text(reg.Call.Args[0].(*ast.UnaryExpr).X), field)
+	fs := reg.File.Text(reg.FlagSet)
+	var registration string
+	if backend == CAPI {
+		registration = fmt.Sprintf("%s.AddManagerOptions(%s, &%s)", importIn(reg.File), fs, target)
+	} else {
+		method := "AddFlags"
+		if reg.Library == GoFlag {
+			method = "AddGoFlags"
+		}
+		onError := "// Only a flag defined twice fails, a programming error pflag and flag panic on too.\npanic(err)"
+		if reg.Func == m.Func && m.ErrorCheck != nil && reg.File == m.File {
+			onError = m.errorBody("unable to register diagnostics flags")
+		}
+		registration = fmt.Sprintf("if err := %s.%s(%s); err != nil {\n%s\n}", target, method, fs, onError)
+	}
+	add(reg.File, fmt.Sprintf("register the diagnostics flags in place of --%s", reg.FlagName),
+		edit.Edit{Start: reg.File.Offset(reg.Stmt.Pos()), End: reg.File.Offset(reg.Stmt.End()), Text: registration})
+
+	// Derive the options before the statement holding ctrl.Options.
+	if m.ErrorCheck == nil {
+		return &edit.PositionError{File: m.File.Path, Line: m.File.Line(m.Call.Pos()), Expected: "`if err != nil` right after the manager is created (its style is copied)", Found: "none"}
+	}
+	for _, name := range []string{"metricsOptions", "tlsOptions"} {
+		if declares(m.Func, name) {
+			return &edit.PositionError{File: m.File.Path, Line: m.File.Line(m.Func.Pos()), Expected: "no variable named " + name + " in " + m.Func.Name.Name, Found: "one"}
+		}
+	}
+	source := withLastName(m.File.Text(m.BindAddress), field)
+	derive := fmt.Sprintf("metricsOptions, tlsOptions, err := %s.ServerOptions()", source)
+	metricsValue := "metricsOptions"
+	if backend == CAPI {
+		derive = fmt.Sprintf("tlsOptions, metricsOptions, err := %s.GetManagerOptions(%s)", importIn(m.File), source)
+		metricsValue = "*metricsOptions"
+	}
+	derive += "\nif err != nil {\n" + m.errorBody("invalid diagnostics flags") + "\n}\n"
+	add(m.File, "serve metrics with the options the diagnostics flags describe",
+		edit.Insert(m.File.Offset(m.OptionsStmt.Pos()), derive),
+		edit.Edit{Start: m.File.Offset(m.Metrics.Value.Pos()), End: m.File.Offset(m.Metrics.Value.End()), Text: metricsValue})
+
+	webhookEdits, err := m.planWebhookTLS()
+	if err != nil {
+		return err
+	}
+	add(m.File, "apply the same TLS settings to the webhook server", webhookEdits...)
+
+	// The metrics server package is often imported for the old literal alone.
+	if metricsPkg := m.Metrics.Value.(*ast.CompositeLit).Type.(*ast.SelectorExpr).X.(*ast.Ident); usesOf(m.File, metricsPkg.Name) == 1 {
+		for _, spec := range m.File.AST.Imports {
+			if p, _ := strconv.Unquote(spec.Path.Value); p == crMetricsServer {
+				add(m.File, "", edit.Edit{Start: lineStart(m.File.Src, m.File.Offset(spec.Pos())), End: lineEnd(m.File.Src, m.File.Offset(spec.End())) + 1})
+			}
+		}
+	}
+	return nil
+}
+
+// planWebhookTLS hands tlsOptions to the webhook server: an inline webhook.NewServer(webhook.Options{…})
+// or one assigned to a variable in the same function gets TLSOpts; with none, one is added with the
+// defaults controller-runtime would otherwise use.
+func (m *Manager) planWebhookTLS() ([]edit.Edit, error) {
+	var server ast.Expr
+	for _, elt := range m.Options.Elts {
+		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "WebhookServer") {
+			server = kv.Value
+		}
+	}
+	if server == nil {
+		name, ok := m.File.ImportName(crWebhook)
+		var edits []edit.Edit
+		if !ok {
+			name = "webhook"
+			edits = append(edits, importEdit(m.File, strconv.Quote(crWebhook)))
+		}
+		return append(edits, insertField(m.File, m.Options, "WebhookServer", name+".NewServer("+name+".Options{TLSOpts: tlsOptions})")), nil
+	}
+	if id, ok := server.(*ast.Ident); ok {
+		if call := assignedCall(m.Func, id.Name); call != nil {
+			server = call
+		}
+	}
+	call, ok := server.(*ast.CallExpr)
+	if ok && len(call.Args) == 1 {
+		if lit, ok := call.Args[0].(*ast.CompositeLit); ok {
+			for _, elt := range lit.Elts {
+				if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "TLSOpts") {
+					return []edit.Edit{{Start: m.File.Offset(kv.Value.Pos()), End: m.File.Offset(kv.Value.End()),
+						Text: "append(" + m.File.Text(kv.Value) + ", tlsOptions...)"}}, nil
+				}
+			}
+			return []edit.Edit{insertField(m.File, lit, "TLSOpts", "tlsOptions")}, nil
+		}
+	}
+	return nil, &edit.PositionError{File: m.File.Path, Line: m.File.Line(server.Pos()),
+		Expected: "webhook.NewServer(webhook.Options{…}) (its TLSOpts must get the diagnostics TLS settings)", Found: m.File.Text(server)}
+}
+
+// insertField adds key: value to a composite literal, on its own line in a multi-line literal.
+func insertField(f *File, lit *ast.CompositeLit, key, value string) edit.Edit {
+	if f.Line(lit.Lbrace) != f.Line(lit.Rbrace) {
+		return edit.Insert(lineStart(f.Src, f.Offset(lit.Rbrace)), key+": "+value+",\n")
+	}
+	if len(lit.Elts) == 0 {
+		return edit.Insert(f.Offset(lit.Rbrace), key+": "+value)
+	}
+	return edit.Insert(f.Offset(lit.Elts[len(lit.Elts)-1].End()), ", "+key+": "+value)
+}
+
+// errorBody copies the body of the manager's own error check with msg as its message, so new checks
+// log and exit (or return) the way the repository does.
+func (m *Manager) errorBody(msg string) string {
+	body := m.ErrorCheck.Body
+	start, end := m.File.Offset(body.Lbrace)+1, m.File.Offset(body.Rbrace)
+	var lit *ast.BasicLit
+	ast.Inspect(body, func(n ast.Node) bool {
+		if b, ok := n.(*ast.BasicLit); ok && lit == nil && b.Kind == token.STRING {
+			lit = b
+		}
+		return lit == nil
+	})
+	if lit == nil {
+		return strings.TrimSpace(string(m.File.Src[start:end]))
+	}
+	old, _ := strconv.Unquote(lit.Value)
+	if i := strings.Index(old, ":"); i >= 0 && strings.Contains(old, "%") {
+		msg += old[i:] // keep the format tail, such as ": %w"
+	}
+	ls, le := m.File.Offset(lit.Pos()), m.File.Offset(lit.End())
+	return strings.TrimSpace(string(m.File.Src[start:ls]) + strconv.Quote(msg) + string(m.File.Src[le:end]))
+}
+
+// importEdit adds spec to the import group holding controller-runtime (gofmt sorts it into place).
+func importEdit(f *File, spec string) edit.Edit {
+	anchor := f.AST.Imports[len(f.AST.Imports)-1]
+	for i := len(f.AST.Imports) - 1; i >= 0; i-- {
+		p, _ := strconv.Unquote(f.AST.Imports[i].Path.Value)
+		if p == ControllerRuntime || strings.HasPrefix(p, ControllerRuntime+"/") {
+			anchor = f.AST.Imports[i]
+		}
+	}
+	return edit.Insert(lineStart(f.Src, f.Offset(anchor.Pos())), "\t"+spec+"\n")
+}
+
+func usesOf(f *File, name string) int {
+	n := 0
+	ast.Inspect(f.AST, func(node ast.Node) bool {
+		if sel, ok := node.(*ast.SelectorExpr); ok && isIdent(sel.X, name) {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+func declares(fn *ast.FuncDecl, name string) bool {
+	found := false
+	ast.Inspect(fn, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == name && id.Obj != nil {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func withLastName(expr, name string) string {
+	if i := strings.LastIndex(expr, "."); i >= 0 {
+		return expr[:i+1] + name
+	}
+	return name
+}
+
+func indexOf(ids []*ast.Ident, id *ast.Ident) int {
+	for i, x := range ids {
+		if x == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func lineStart(src []byte, off int) int {
+	for off > 0 && src[off-1] != '\n' {
+		off--
+	}
+	return off
+}
+
+// lineEnd returns the offset of the newline ending off's line (excluded from the line).
+func lineEnd(src []byte, off int) int {
+	for off < len(src) && src[off] != '\n' {
+		off++
+	}
+	return off
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package rbacrole
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	yamlv2 "go.yaml.in/yaml/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+// Role is the ClusterRole of a role.yaml, with the byte ranges of its rules.
+type Role struct {
+	Path  string
+	Src   []byte
+	Name  string
+	Rules []Rule
+
+	spans        [][2]int // each rule's bytes, "- " line to the next rule
+	indent       string   // what precedes each rule's "- "
+	seqEnd       int      // where a new last rule goes
+	noncanonical error    // set when a rule is not as controller-gen writes it
+}
+
+// ParseRole finds the ClusterRole named name (any ClusterRole when name is empty) in src.
+func ParseRole(path string, src []byte, name string) (*Role, error) {
+	dec := yamlv3.NewDecoder(bytes.NewReader(src))
+	lines := lineOffsets(src)
+	for {
+		var doc yamlv3.Node
+		if err := dec.Decode(&doc); err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			return nil, &edit.PositionError{File: path, Expected: "YAML", Found: err.Error()}
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		var obj struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+			Rules []Rule `yaml:"rules"`
+		}
+		if err := root.Decode(&obj); err != nil {
+			return nil, &edit.PositionError{File: path, Line: root.Line, Expected: "a Kubernetes object", Found: err.Error()}
+		}
+		if obj.Kind != "ClusterRole" || (name != "" && obj.Metadata.Name != name) {
+			continue
+		}
+		r := &Role{Path: path, Src: src, Name: obj.Metadata.Name, Rules: obj.Rules}
+		seq := mapValue(root, "rules")
+		if seq == nil || seq.Kind != yamlv3.SequenceNode || len(seq.Content) == 0 {
+			return nil, &edit.PositionError{File: path, Line: root.Line, Expected: "a ClusterRole with rules", Found: "none"}
+		}
+		first := lines[seq.Content[0].Line-1]
+		dash := bytes.IndexByte(src[first:], '-')
+		r.indent = string(src[first : first+dash])
+		for _, item := range seq.Content {
+			start := lines[item.Line-1]
+			end := start + len(lineAt(src, start))
+			// The rule goes on while lines are indented deeper than its "- ".
+			for end < len(src) && strings.HasPrefix(string(lineAt(src, end)), r.indent+"  ") {
+				end += len(lineAt(src, end))
+			}
+			r.spans = append(r.spans, [2]int{start, end})
+		}
+		r.seqEnd = r.spans[len(r.spans)-1][1]
+		for i, rule := range r.Rules {
+			want := r.render(rule)
+			if got := string(src[r.spans[i][0]:r.spans[i][1]]); got != want {
+				r.noncanonical = &edit.PositionError{File: path, Line: seq.Content[i].Line,
+					Expected: "rules as controller-gen writes them (regenerate role.yaml first)", Found: fmt.Sprintf("%q", got)}
+				break
+			}
+		}
+		for i := 1; i < len(r.Rules) && r.noncanonical == nil; i++ {
+			if r.Rules[i-1].key() > r.Rules[i].key() {
+				r.noncanonical = &edit.PositionError{File: path, Line: seq.Content[i].Line,
+					Expected: "rules in controller-gen's order (regenerate role.yaml first)", Found: "a rule out of order"}
+			}
+		}
+		return r, nil
+	}
+	what := "a ClusterRole"
+	if name != "" {
+		what = "the ClusterRole " + name
+	}
+	return nil, &edit.PositionError{File: path, Expected: what, Found: "none"}
+}
+
+// Add returns the file with rules added the way family merges them, and the edit made; src unchanged
+// when the role already grants them.
+func (r *Role) Add(rules []Rule, family Family) ([]byte, []edit.Edit, error) {
+	if Grants(r.Rules, rules) {
+		return r.Src, nil, nil
+	}
+	if r.noncanonical != nil {
+		return nil, nil, r.noncanonical
+	}
+	merged := append([]Rule(nil), r.Rules...)
+	changed := make([]bool, len(merged))
+	for _, add := range rules {
+		for _, res := range add.Resources { // controller-tools explodes rules per resource first
+			one := Rule{APIGroups: add.APIGroups, Resources: []string{res}, Verbs: add.Verbs}
+			if Grants(merged, []Rule{one}) {
+				continue
+			}
+			i := indexWhere(merged, func(e Rule) bool { return e.key() == one.key() })
+			if i < 0 && family >= FromV016 {
+				i = indexWhere(merged, func(e Rule) bool {
+					return equal(e.APIGroups, one.APIGroups) && equal(e.Verbs, one.Verbs) &&
+						len(e.ResourceNames) == 0 && len(e.NonResourceURLs) == 0 && len(e.Resources) > 0
+				})
+				if i >= 0 {
+					merged[i].Resources = sortedUnion(merged[i].Resources, one.Resources)
+					changed[i] = true
+					continue
+				}
+			}
+			if i >= 0 {
+				merged[i].Verbs = sortedUnion(merged[i].Verbs, one.Verbs)
+				changed[i] = true
+				continue
+			}
+			merged, changed = append(merged, one), append(changed, true)
+		}
+	}
+	// Unchanged rules keep their bytes; the sequence is rewritten in controller-gen's order.
+	order := make([]int, len(merged))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return merged[order[a]].key() < merged[order[b]].key() })
+	var seq strings.Builder
+	for _, i := range order {
+		if i < len(r.spans) && !changed[i] {
+			seq.Write(r.Src[r.spans[i][0]:r.spans[i][1]])
+		} else {
+			seq.WriteString(r.render(merged[i]))
+		}
+	}
+	// Report only the bytes that differ, so unchanged rules around the new ones do not count as edited.
+	e := trim(r.Src, edit.Edit{Start: r.spans[0][0], End: r.seqEnd, Text: seq.String()})
+	out, err := edit.Apply(r.Src, []edit.Edit{e})
+	return out, []edit.Edit{e}, err
+}
+
+// trim shrinks e to the lines it really changes.
+func trim(src []byte, e edit.Edit) edit.Edit {
+	oldLines := strings.SplitAfter(string(src[e.Start:e.End]), "\n")
+	newLines := strings.SplitAfter(e.Text, "\n")
+	p := 0
+	for p < len(oldLines) && p < len(newLines) && oldLines[p] == newLines[p] {
+		e.Start += len(oldLines[p])
+		p++
+	}
+	q := 0
+	for q < len(oldLines)-p && q < len(newLines)-p && oldLines[len(oldLines)-1-q] == newLines[len(newLines)-1-q] {
+		e.End -= len(oldLines[len(oldLines)-1-q])
+		q++
+	}
+	e.Text = strings.Join(newLines[p:len(newLines)-q], "")
+	return e
+}
+
+func indexWhere(rules []Rule, f func(Rule) bool) int {
+	for i, r := range rules {
+		if f(r) {
+			return i
+		}
+	}
+	return -1
+}
+
+func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
+	if n.Kind != yamlv3.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func lineOffsets(src []byte) []int {
+	offs := []int{0}
+	for i, c := range src {
+		if c == '\n' {
+			offs = append(offs, i+1)
+		}
+	}
+	return offs
+}
+
+func lineAt(src []byte, off int) []byte {
+	end := bytes.IndexByte(src[off:], '\n')
+	if end < 0 {
+		return src[off:]
+	}
+	return src[off : off+end+1]
+}
+
+// render encodes one rule as controller-gen does: yaml.v2, keys sorted, sequences not indented.
+func (r *Role) render(rule Rule) string {
+	out, _ := yamlv2.Marshal([]Rule{rule})
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(string(out), "\n") {
+		if line != "" {
+			b.WriteString(r.indent + line)
+		}
+	}
+	return b.String()
+}

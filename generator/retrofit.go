@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package generator
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/semver"
+
+	"github.com/diagkit/diagkit/generator/edit"
+	"github.com/diagkit/diagkit/generator/gosource"
+	"github.com/diagkit/diagkit/generator/rbacrole"
+)
+
+// DiagnosticsVersion is the version of the diagnostics module a retrofit requires by default.
+const DiagnosticsVersion = "v0.1.0"
+
+// Options are the choices a retrofit can be given; the zero value chooses everything by detection.
+type Options struct {
+	// Backend is gosource.Diagkit or gosource.CAPI; empty chooses Cluster API's util/flags when the
+	// repository already requires Cluster API ≥ v1.8 and registers its flags on pflag.
+	Backend gosource.Backend
+	// DiagnosticsVersion is the version of the diagnostics module to require (DiagnosticsVersion if empty).
+	DiagnosticsVersion string
+}
+
+// Retrofit plans the changes that serve t's metrics through diagnostics. It reads nothing beyond what
+// Detect snapshotted, except the Go files of the packages the RBAC generation scans.
+func Retrofit(t *Target, opts Options) (*Plan, error) {
+	p := &Plan{Root: t.Root, target: t}
+	changes := map[string]*FileChange{}
+	change := func(file string, after []byte, edited [][2]int, reasons ...string) {
+		before := t.files[file].data
+		if string(before) == string(after) {
+			return
+		}
+		c, ok := changes[file]
+		if !ok {
+			c = &FileChange{Path: file, Before: before}
+			changes[file] = c
+		}
+		c.After = after
+		c.Reasons = append(c.Reasons, reasons...)
+		c.Edited = append(c.Edited, edited...)
+	}
+
+	backend, err := chooseBackend(t, opts.Backend)
+	if err != nil {
+		return nil, err
+	}
+	p.Backend = string(backend)
+
+	collected, _ := gosource.PackageMarkers(t.MainPackage)
+	markerRules, err := rbacrole.FromMarkers(collected, t.RoleName)
+	if err != nil {
+		return nil, err
+	}
+	addMarkers := !rbacrole.Grants(markerRules, rbacrole.DiagnosticsRules)
+	goChanges, err := gosource.Patch(t.Manager, backend, addMarkers)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range goChanges {
+		change(c.Path, c.After, c.Edited, c.Reasons...)
+	}
+	if !t.Manager.Retrofitted {
+		if backend == gosource.Diagkit {
+			version := opts.DiagnosticsVersion
+			if version == "" {
+				version = DiagnosticsVersion
+			}
+			after, err := t.Module.Require(gosource.DiagnosticsImport, version)
+			if err != nil {
+				return nil, err
+			}
+			change("go.mod", after, nil, "require "+gosource.DiagnosticsImport+" "+version)
+		}
+		p.Next = append(p.Next, "go mod tidy (the metrics filter brings k8s.io/apiserver into go.sum)")
+	}
+
+	// RBAC generation must scan the markers' package.
+	mainDir := t.MainPackage.Dir
+	if t.RBAC == nil {
+		p.Warnings = append(p.Warnings, "no controller-gen RBAC invocation found in the Makefile; make sure "+mainDir+" is among its paths")
+	} else if !t.RBAC.Scans(mainDir) {
+		src := t.files[t.Makefile].data
+		e := t.RBAC.AddPath(mainDir)
+		after, err := edit.Apply(src, []edit.Edit{e})
+		if err != nil {
+			return nil, err
+		}
+		change(t.Makefile, after, ranges(e), fmt.Sprintf("scan %s for RBAC markers (line %d)", mainDir, t.RBAC.Line))
+	}
+
+	if err := planRole(t, p, change, markerRules, addMarkers); err != nil {
+		return nil, err
+	}
+
+	if t.Container != nil {
+		oldFlag := ""
+		if r := t.Manager.Registration; r != nil {
+			oldFlag = r.FlagName
+		}
+		edits, why, err := t.Container.Patch(oldFlag)
+		if err != nil {
+			return nil, err
+		}
+		after, err := edit.Apply(t.files[t.ManagerManifest].data, edits)
+		if err != nil {
+			return nil, err
+		}
+		change(t.ManagerManifest, after, ranges(edits...), why...)
+	} else {
+		p.Warnings = append(p.Warnings, DefaultManagerManifest+" not found; pass --diagnostics-address and expose port 8443 where the manager is deployed")
+	}
+
+	for _, patch := range t.ProxyPatches {
+		p.Warnings = append(p.Warnings, patch+" adds a kube-rbac-proxy sidecar in front of the old metrics address and may override the manager's args; remove it so the manager serves 8443 itself")
+	}
+	for _, c := range changes {
+		p.Changes = append(p.Changes, *c)
+	}
+	sort.Slice(p.Changes, func(i, j int) bool { return p.Changes[i].Path < p.Changes[j].Path })
+	return p, nil
+}
+
+func chooseBackend(t *Target, asked gosource.Backend) (gosource.Backend, error) {
+	capiOK := t.ClusterAPI != "" && t.ClusterAPIReplace == "" && semver.Compare(t.ClusterAPI, minClusterAPI) >= 0
+	pflag := t.Manager.Registration != nil && t.Manager.Registration.Library == gosource.Pflag
+	switch asked {
+	case "":
+		if capiOK && pflag {
+			return gosource.CAPI, nil
+		}
+		return gosource.Diagkit, nil
+	case gosource.Diagkit:
+		return asked, nil
+	case gosource.CAPI:
+		if !capiOK {
+			return "", edit.Refusedf("--backend capi needs %s ≥ %s required in go.mod, found %q", clusterAPIModule, minClusterAPI, t.ClusterAPI+t.ClusterAPIReplace)
+		}
+		return asked, nil
+	}
+	return "", fmt.Errorf("unknown backend %q (want diagkit or capi)", asked)
+}
+
+// planRole adds the diagnostics rules to role.yaml as the repository's controller-gen would, and warns
+// when the file does not match the markers (stale) instead of regenerating it.
+func planRole(t *Target, p *Plan, change func(string, []byte, [][2]int, ...string), mainRules []rbacrole.Rule, addMarkers bool) error {
+	if t.Role == nil {
+		p.Warnings = append(p.Warnings, t.RolePath+" not found; grant tokenreviews and subjectaccessreviews create to the manager")
+		return nil
+	}
+	after, edited, err := t.Role.Add(rbacrole.DiagnosticsRules, rbacrole.FamilyOf(t.ControllerGenVersion))
+	if err != nil {
+		return err
+	}
+	change(t.RolePath, after, ranges(edited...), "grant tokenreviews and subjectaccessreviews create, placed as controller-gen "+orDefault(t.ControllerGenVersion, "(version unknown)")+" writes them")
+
+	if t.RBAC == nil {
+		return nil
+	}
+	// What controller-gen would grant: the markers of every scanned package, and the main package's
+	// (scanned from now on) with the diagnostics rules.
+	want := append([]rbacrole.Rule(nil), mainRules...)
+	if addMarkers {
+		want = append(want, rbacrole.DiagnosticsRules...)
+	}
+	others, err := scannedMarkerRules(t)
+	if err != nil {
+		return err
+	}
+	want = append(want, others...)
+	patched, err := rbacrole.ParseRole(t.RolePath, after, t.RoleName)
+	if err != nil {
+		return err
+	}
+	missing, extra := difference(rbacrole.Permissions(want), rbacrole.Permissions(patched.Rules))
+	if len(missing)+len(extra) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s is stale: regenerating it with %s:%d would %s; diagkit added only its own rules, review and regenerate by hand",
+			t.RolePath, t.RBAC.Path, t.RBAC.Line, describeDrift(missing, extra)))
+	}
+	return nil
+}
+
+// scannedMarkerRules collects the RBAC rules of every package the RBAC invocation scans, except the
+// manager's own.
+func scannedMarkerRules(t *Target) ([]rbacrole.Rule, error) {
+	dirs := map[string]bool{}
+	err := filepath.WalkDir(t.Root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(t.Root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			name := d.Name()
+			if rel != "." && (name == "vendor" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if dir := path.Dir(rel); strings.HasSuffix(rel, ".go") && dir != t.MainPackage.Dir && t.RBAC.Scans(dir) {
+			dirs[dir] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rules []rbacrole.Rule
+	for dir := range dirs {
+		pkg, err := gosource.LoadPackage(t.Root, dir)
+		if err != nil {
+			return nil, err
+		}
+		collected, _ := gosource.PackageMarkers(pkg)
+		r, err := rbacrole.FromMarkers(collected, t.RoleName)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r...)
+	}
+	return rules, nil
+}
+
+func difference(want, have map[rbacrole.Permission]bool) (missing, extra []string) {
+	for p := range want {
+		if !have[p] {
+			missing = append(missing, p.String())
+		}
+	}
+	for p := range have {
+		if !want[p] {
+			extra = append(extra, p.String())
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	return missing, extra
+}
+
+func describeDrift(missing, extra []string) string {
+	var parts []string
+	if len(extra) > 0 {
+		parts = append(parts, fmt.Sprintf("remove %d permission(s) (%s)", len(extra), abbreviate(extra)))
+	}
+	if len(missing) > 0 {
+		parts = append(parts, fmt.Sprintf("add %d (%s)", len(missing), abbreviate(missing)))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func abbreviate(s []string) string {
+	if len(s) > 3 {
+		return strings.Join(s[:3], ", ") + ", …"
+	}
+	return strings.Join(s, ", ")
+}
+
+func ranges(edits ...edit.Edit) [][2]int {
+	var r [][2]int
+	for _, e := range edits {
+		r = append(r, [2]int{e.Start, e.End})
+	}
+	return r
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+

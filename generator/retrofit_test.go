@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package generator_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the current plans")
+
+// retrofittable are the fixtures of testdata/targets the generator must patch (see its README).
+var retrofittable = []string{
+	"cluster-api-provider-tinkerbell",
+	"eks-anywhere",
+	"eks-anywhere-packages",
+	"etcdadm-bootstrap-provider",
+	"etcdadm-controller",
+}
+
+func fixture(name string) string { return filepath.Join("testdata", "targets", name) }
+
+// copyFixture copies a fixture into a temporary directory the test may change.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(fixture(name))); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func plan(t *testing.T, dir string) *generator.Plan {
+	t.Helper()
+	target, err := generator.Detect(dir, generator.DetectOptions{})
+	if err != nil {
+		t.Fatalf("detect: %v", err)
+	}
+	p, err := generator.Retrofit(target, generator.Options{})
+	if err != nil {
+		t.Fatalf("retrofit: %v", err)
+	}
+	return p
+}
+
+func diffOf(t *testing.T, p *generator.Plan) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := p.Diff(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestRetrofitFixtures(t *testing.T) {
+	for _, name := range retrofittable {
+		t.Run(name, func(t *testing.T) {
+			p := plan(t, fixture(name))
+			got := diffOf(t, p)
+
+			t.Run("the plan is the reviewed golden diff", func(t *testing.T) {
+				golden := filepath.Join("testdata", "golden", name+".diff")
+				if *update {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./generator -update)", err)
+				}
+				if d := cmp.Diff(string(want), got); d != "" {
+					t.Errorf("plan differs from %s (-want +got):\n%s", golden, d)
+				}
+			})
+
+			t.Run("planning is deterministic", func(t *testing.T) {
+				for range 5 {
+					if again := diffOf(t, plan(t, fixture(name))); again != got {
+						t.Fatal("two plans of the same repository differ")
+					}
+				}
+			})
+
+			t.Run("lines outside the edits are untouched", func(t *testing.T) {
+				for _, c := range p.Changes {
+					for _, line := range removedLines(c) {
+						if !insideEdits(c, line) {
+							t.Errorf("%s:%d changed outside every edit: %q", c.Path, line.number, line.text)
+						}
+					}
+				}
+			})
+
+			t.Run("git apply accepts the diff", func(t *testing.T) {
+				dir := copyFixture(t, name)
+				cmd := exec.Command("git", "apply", "-p1", "--check", "-")
+				cmd.Dir, cmd.Stdin = dir, strings.NewReader(got)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("git apply --check: %v\n%s", err, out)
+				}
+			})
+
+			t.Run("a second run changes nothing", func(t *testing.T) {
+				dir := copyFixture(t, name)
+				first := plan(t, dir)
+				if err := generator.Apply(first); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range first.Changes {
+					written, err := os.ReadFile(filepath.Join(dir, c.Path))
+					if err != nil || !bytes.Equal(written, c.After) {
+						t.Fatalf("%s: not written as planned (%v)", c.Path, err)
+					}
+				}
+				if second := plan(t, dir); !second.Empty() {
+					t.Fatalf("second run plans changes:\n%s", diffOf(t, second))
+				}
+			})
+		})
+	}
+}
+
+func TestRefusesControllerRuntimeWithoutMetricsOptions(t *testing.T) {
+	_, err := generator.Detect(fixture("controller-runtime-v0.15"), generator.DetectOptions{})
+	if !errors.Is(err, edit.ErrRefused) {
+		t.Fatalf("got %v, want a refusal", err)
+	}
+	for _, want := range []string{"v0.15.3", "v0.16.0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestApplyWritesNothingWhenAFileChangedSincePlanning(t *testing.T) {
+	dir := copyFixture(t, "etcdadm-controller")
+	p := plan(t, dir)
+	if len(p.Changes) < 2 {
+		t.Fatalf("want a plan over several files, got %v", p.Paths())
+	}
+	last := filepath.Join(dir, p.Changes[len(p.Changes)-1].Path)
+	if err := os.WriteFile(last, []byte("edited meanwhile\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := generator.Apply(p); !errors.Is(err, generator.ErrChangedSincePlanning) {
+		t.Fatalf("Apply: got %v, want ErrChangedSincePlanning", err)
+	}
+	for _, c := range p.Changes[:len(p.Changes)-1] {
+		now, _ := os.ReadFile(filepath.Join(dir, c.Path))
+		if !bytes.Equal(now, c.Before) {
+			t.Errorf("%s was written although the plan was aborted", c.Path)
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "*", ".*diagkit-*"))
+	if len(entries) > 0 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func TestStaleRoleIsReportedNotRewritten(t *testing.T) {
+	p := plan(t, fixture("eks-anywhere-packages"))
+	var stale string
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "config/rbac/role.yaml is stale") {
+			stale = w
+		}
+	}
+	if stale == "" {
+		t.Fatalf("no stale-role warning in %q", p.Warnings)
+	}
+	for _, c := range p.Changes {
+		if c.Path != "config/rbac/role.yaml" {
+			continue
+		}
+		for _, line := range removedLines(c) {
+			t.Errorf("stale role.yaml lost a line: %q", line.text)
+		}
+	}
+}
+
+type numberedLine struct {
+	number int
+	offset int
+	text   string
+}
+
+// removedLines returns the lines of Before that are not in After, ignoring whitespace (gofmt may
+// realign a neighbour of an edit).
+func removedLines(c generator.FileChange) []numberedLine {
+	norm := func(b []byte) []string {
+		lines := strings.SplitAfter(string(b), "\n")
+		out := make([]string, len(lines))
+		for i, l := range lines {
+			out[i] = strings.Join(strings.Fields(l), " ")
+		}
+		return out
+	}
+	before, after := norm(c.Before), norm(c.After)
+	raw := strings.SplitAfter(string(c.Before), "\n")
+	offsets := make([]int, len(raw))
+	for i := 1; i < len(raw); i++ {
+		offsets[i] = offsets[i-1] + len(raw[i-1])
+	}
+	var removed []numberedLine
+	for _, op := range difflib.NewMatcher(before, after).GetOpCodes() {
+		if op.Tag == 'd' || op.Tag == 'r' {
+			for i := op.I1; i < op.I2; i++ {
+				removed = append(removed, numberedLine{number: i + 1, offset: offsets[i], text: raw[i]})
+			}
+		}
+	}
+	return removed
+}
+
+func insideEdits(c generator.FileChange, l numberedLine) bool {
+	end := l.offset + len(l.text)
+	for _, e := range c.Edited {
+		if e[0] < end && e[1] > l.offset {
+			return true
+		}
+	}
+	return false
+}
