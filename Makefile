@@ -14,6 +14,10 @@ TOOLS_CACHE ?= $(HOME)/.cache/diagkit-tools
 BIN := $(CURDIR)/bin
 
 CONTROLLER_GEN_VERSION ?= v0.23.0
+# One controller-gen per release the retrofit generator must match byte for byte: the versions the target
+# repositories pin (generator/testdata/targets/README.md). All of them still build with a plain `go install`
+# under Go 1.26, so none needs a wrapper module.
+CONTROLLER_GEN_VERSIONS ?= v0.11.4 v0.16.5 v0.17.2 v0.18.0 v0.19.0 $(CONTROLLER_GEN_VERSION)
 STATICCHECK_VERSION ?= v0.8.2
 # v5.8.3 needs Go 1.27.
 KUSTOMIZE_VERSION ?= v5.8.2
@@ -50,11 +54,19 @@ help: ## List the targets.
 ##@ Tools
 
 .PHONY: tools
-tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen $(BIN)/kustomize crds ## Build kube-apiserver, etcd, controller-gen and kustomize (cached by version), link the CRDs.
+tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize crds ## Build kube-apiserver, etcd, controller-gen and kustomize (cached by version), link the CRDs.
 
 .PHONY: print-envtest-assets
 print-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Print the directory to use as KUBEBUILDER_ASSETS.
 	@echo $(ENVTEST_ASSETS)
+
+CONTROLLER_GEN_LINKS := $(foreach v,$(sort $(CONTROLLER_GEN_VERSIONS)),$(BIN)/controller-gen-$(v))
+.PHONY: controller-gens
+controller-gens: $(CONTROLLER_GEN_LINKS) ## Build every controller-gen in CONTROLLER_GEN_VERSIONS, linked as bin/controller-gen-<version>.
+
+.PHONY: print-controller-gens
+print-controller-gens: controller-gens ## Print the directory holding bin/controller-gen-<version> (CONTROLLER_GEN_DIR).
+	@echo $(BIN)
 
 # Symlinks are re-pointed on every run (FORCE) so that switching back to an already cached version works.
 $(ENVTEST_ASSETS)/kube-apiserver: $(KUBE_APISERVER_CACHED) FORCE
@@ -62,6 +74,8 @@ $(ENVTEST_ASSETS)/kube-apiserver: $(KUBE_APISERVER_CACHED) FORCE
 $(ENVTEST_ASSETS)/etcd: $(ETCD_CACHED) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 $(BIN)/controller-gen: $(CONTROLLER_GEN_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(CONTROLLER_GEN_LINKS): $(BIN)/controller-gen-%: $(TOOLS_CACHE)/controller-gen-% FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 $(BIN)/kustomize: $(KUSTOMIZE_CACHED) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
@@ -83,9 +97,12 @@ $(ETCD_CACHED):
 	cd hack/tools/etcd && $(GO) build -trimpath -ldflags '-s -w' -o $@.tmp .
 	mv $@.tmp $@
 
-$(CONTROLLER_GEN_CACHED):
+# One rule builds every controller-gen. Static patterns name each cached binary explicitly, so make never
+# treats one as an intermediate file and deletes it after the run.
+CONTROLLER_GEN_CACHES := $(sort $(CONTROLLER_GEN_CACHED) $(foreach v,$(CONTROLLER_GEN_VERSIONS),$(TOOLS_CACHE)/controller-gen-$(v)))
+$(CONTROLLER_GEN_CACHES): $(TOOLS_CACHE)/controller-gen-%:
 	@mkdir -p $(@D)
-	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) && mv $$tmp/controller-gen $@ && rm -rf $$tmp
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$* && mv $$tmp/controller-gen $@ && rm -rf $$tmp
 
 $(KUSTOMIZE_CACHED):
 	@mkdir -p $(@D)
@@ -110,12 +127,12 @@ crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from 
 ##@ Test
 
 # Every test run gets the absolute assets directory, so any package can start a control plane.
-TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR)
+TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN)
 GO_TEST ?= $(GO) test -count=1
 
 .PHONY: print-test-env
 print-test-env: tools ## Print the exports a plain `go test` needs (eval the output).
-	@echo export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR)
+	@echo export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN)
 
 .PHONY: test
 test: verify test-diagnostics test-diagnostics-latest test-root ## Run every test: unit, golden, and e2e against a real kube-apiserver and etcd.

@@ -277,4 +277,3 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
-

@@ -14,7 +14,7 @@ import (
 type RBAC struct {
 	Path     string // the Makefile
 	Line     int
-	Target   string // the make target whose recipe runs it
+	Target   string   // the make target whose recipe runs it
 	Paths    []string // package patterns, brace lists expanded, "./" prefix removed
 	RoleName string
 	// OutputDir is where role.yaml goes (controller-gen's default: config/rbac).
