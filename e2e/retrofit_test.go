@@ -11,13 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/diagkit/diagkit/e2e/framework"
 	"github.com/diagkit/diagkit/generator"
-	"github.com/diagkit/diagkit/generator/gosource"
 )
 
 // retrofitTargets are the generator's fixtures (generator/testdata/targets) and how to run each
@@ -43,34 +38,17 @@ var retrofitTargets = []struct {
 func TestRetrofittedTargets(t *testing.T) {
 	kustomize := requireEnv(t, "KUSTOMIZE")
 	controllerGens := requireEnv(t, "CONTROLLER_GEN_DIR")
-	diagnosticsDir, err := filepath.Abs("../diagnostics")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, target := range retrofitTargets {
 		t.Run(target.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "generator", "testdata", "targets", target.name))); err != nil {
-				t.Fatal(err)
-			}
-			detected, err := generator.Detect(dir, generator.DetectOptions{})
+			plan, err := framework.RetrofitCopy(filepath.Join("..", "generator", "testdata", "targets", target.name), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan, err := generator.Retrofit(detected, generator.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := generator.Apply(plan); err != nil {
-				t.Fatal(err)
-			}
-			if plan.Backend == string(gosource.Diagkit) {
-				// The module is not published; build against this checkout.
-				runIn(t, dir, "go", "mod", "edit", "-replace", gosource.DiagnosticsImport+"="+diagnosticsDir)
-			}
-			runIn(t, dir, "go", "mod", "tidy")
 			bin := filepath.Join(dir, "manager.bin")
-			runIn(t, dir, "go", "build", "-o", bin, target.mainPkg)
+			if err := framework.BuildRetrofitted(t.Context(), dir, target.mainPkg, bin, plan); err != nil {
+				t.Fatal(err)
+			}
 			runIn(t, dir, "go", "vet", "./...")
 
 			retrofitted, err := generator.Detect(dir, generator.DetectOptions{})
@@ -163,9 +141,11 @@ func checkLive(t *testing.T, dir, bin, name string, args []string) {
 	if err := cp.ServiceAccountKubeconfig(ctx, namespace, sa, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	role := readClusterRole(t, filepath.Join(dir, "config", "rbac", "role.yaml"))
-	role.Name = "diagkit-e2e-" + sa
-	if err := cp.Grant(ctx, namespace, sa, role.Name, role.Rules...); err != nil {
+	rules, err := framework.ClusterRoleRules(filepath.Join(dir, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Grant(ctx, namespace, sa, "diagkit-e2e-"+sa, rules...); err != nil {
 		t.Fatal(err)
 	}
 	addr, err := framework.FreeAddress()
@@ -201,23 +181,6 @@ func checkLive(t *testing.T, dir, bin, name string, args []string) {
 			t.Errorf("reader got no controller-runtime metrics:\n%.400s", resp.Body)
 		}
 	}
-}
-
-func readClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(data), "\n---\n") {
-		var role rbacv1.ClusterRole
-		if err := yaml.Unmarshal([]byte(doc), &role); err == nil && role.Kind == "ClusterRole" {
-			role.ObjectMeta = metav1.ObjectMeta{}
-			return &role
-		}
-	}
-	t.Fatalf("%s: no ClusterRole", path)
-	return nil
 }
 
 func requireEnv(t *testing.T, name string) string {

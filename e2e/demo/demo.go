@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -45,9 +46,21 @@ func Run(ctx context.Context, out io.Writer) ([]Result, error) {
 		return func() { fmt.Fprintf(out, " %5.1fs\n", time.Since(start).Seconds()) }
 	}
 
-	done := step("building the sample manager")
-	bin, err := framework.BuildSampleManager(ctx, dir)
+	sample := filepath.Join(framework.RepoRoot(), "examples", "sample-controller")
+	repo := filepath.Join(dir, "sample-controller")
+	done := step("diagkit retrofit on a copy of examples/sample-controller")
+	plan, err := framework.RetrofitCopy(sample, repo)
 	if err != nil {
+		return nil, err
+	}
+	done()
+	for _, c := range plan.Changes {
+		fmt.Fprintf(out, "      %-30s %s\n", c.Path, strings.Join(c.Reasons, "; "))
+	}
+
+	done = step("go mod tidy and go build of the retrofitted sample")
+	bin := filepath.Join(dir, "manager")
+	if err := framework.BuildRetrofitted(ctx, repo, ".", bin, plan); err != nil {
 		return nil, err
 	}
 	done()
@@ -65,19 +78,28 @@ func Run(ctx context.Context, out io.Writer) ([]Result, error) {
 	}()
 	done()
 
-	done = step("starting the manager as ServiceAccount " + namespace + "/sample-manager")
+	done = step("starting it as ServiceAccount " + namespace + "/sample-manager, bound to its role.yaml")
 	if err := cp.EnsureNamespace(ctx, namespace); err != nil {
 		return nil, err
 	}
 	kubeconfig := filepath.Join(dir, "manager.kubeconfig")
-	if err := cp.ManagerKubeconfig(ctx, namespace, "sample-manager", "", kubeconfig); err != nil {
+	if err := cp.ServiceAccountKubeconfig(ctx, namespace, "sample-manager", kubeconfig); err != nil {
+		return nil, err
+	}
+	// The manager gets exactly what its retrofitted config/rbac/role.yaml grants.
+	rules, err := framework.ClusterRoleRules(filepath.Join(repo, "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := cp.Grant(ctx, namespace, "sample-manager", "diagkit-demo-manager", rules...); err != nil {
 		return nil, err
 	}
 	addr, err := framework.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := framework.StartManager(bin, kubeconfig, addr, "--diagnostics-address="+addr)
+	mgr, err := framework.StartProcess(bin, []string{"KUBECONFIG=" + kubeconfig}, addr,
+		"--diagnostics-address="+addr, "--health-probe-bind-address=0")
 	if err != nil {
 		return nil, err
 	}
