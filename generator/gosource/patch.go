@@ -158,6 +158,9 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 	// The registration: fs.StringVar(&cfg.metricsAddr, …) → cfg.diagnosticsOptions.AddFlags(fs).
 	target := withLastName(reg.File.Text(reg.Call.Args[0].(*ast.UnaryExpr).X), field)
 	fs := reg.File.Text(reg.FlagSet)
+	if id, ok := reg.FlagSet.(*ast.Ident); ok && reg.File.ImportPath(id.Name) != "" {
+		fs += ".CommandLine" // flag.StringVar registers on the package's CommandLine FlagSet
+	}
 	var registration string
 	if backend == CAPI {
 		registration = fmt.Sprintf("%s.AddManagerOptions(%s, &%s)", importIn(reg.File), fs, target)

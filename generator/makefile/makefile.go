@@ -33,13 +33,17 @@ type Tools struct {
 var (
 	ruleLine   = regexp.MustCompile(`^([A-Za-z0-9_.\-]+)\s*:([^=]|$)`)
 	versionVar = regexp.MustCompile(`(?m)^\s*(?:export\s+)?CONTROLLER_(?:GEN|TOOLS)_VER(?:SION)?\s*[:?]?=\s*(v[0-9][0-9A-Za-z.\-]*)`)
-	argument   = regexp.MustCompile(`(?:"[^"]*"|'[^']*'|[^\s"'])+`)
+	// kubebuilder v2/v3 Makefiles install it inline.
+	installedVersion = regexp.MustCompile(`sigs\.k8s\.io/controller-tools/cmd/controller-gen@(v[0-9][0-9A-Za-z.\-]*)`)
+	argument         = regexp.MustCompile(`(?:"[^"]*"|'[^']*'|[^\s"'])+`)
 )
 
 // Parse reads the Makefile src.
 func Parse(file string, src []byte) *Tools {
 	t := &Tools{}
 	if m := versionVar.FindSubmatch(src); m != nil {
+		t.ControllerGenVersion = string(m[1])
+	} else if m := installedVersion.FindSubmatch(src); m != nil {
 		t.ControllerGenVersion = string(m[1])
 	}
 	// Logical lines: backslash continuations joined, offsets kept.
