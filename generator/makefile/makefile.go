@@ -33,6 +33,8 @@ type Tools struct {
 var (
 	ruleLine   = regexp.MustCompile(`^([A-Za-z0-9_.\-]+)\s*:([^=]|$)`)
 	versionVar = regexp.MustCompile(`(?m)^\s*(?:export\s+)?CONTROLLER_(?:GEN|TOOLS)_VER(?:SION)?\s*[:?]?=\s*(v[0-9][0-9A-Za-z.\-]*)`)
+	assignment = regexp.MustCompile(`(?m)^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*[:?]?=[ \t]*(.*?)\s*$`)
+	reference  = regexp.MustCompile(`\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]`)
 	// kubebuilder v2/v3 Makefiles install it inline.
 	installedVersion = regexp.MustCompile(`sigs\.k8s\.io/controller-tools/cmd/controller-gen@(v[0-9][0-9A-Za-z.\-]*)`)
 	argument         = regexp.MustCompile(`(?:"[^"]*"|'[^']*'|[^\s"'])+`)
@@ -94,7 +96,7 @@ func parseInvocation(file string, src []byte, logical string, offset int) *RBAC 
 			r.Paths = append(r.Paths, expand(strings.Trim(arg[len("paths="):], `"'`))...)
 			r.lastPaths = [2]int{offset + loc[0], offset + loc[1]}
 		case strings.HasPrefix(arg, "output:rbac:dir="), strings.HasPrefix(arg, "output:rbac:artifacts:config="):
-			r.OutputDir = cleanDir(strings.Trim(arg[strings.LastIndex(arg, "=")+1:], `"'`))
+			r.OutputDir = cleanDir(expandVariables(src, strings.Trim(arg[strings.LastIndex(arg, "=")+1:], `"'`)))
 		}
 	}
 	if !isRBAC || len(r.Paths) == 0 {
@@ -149,4 +151,28 @@ func (r *RBAC) AddPath(dir string) edit.Edit {
 		value = `"` + value + `"`
 	}
 	return edit.Insert(r.lastPaths[1], " paths="+value)
+}
+
+// expandVariables replaces $(VAR) references with the Makefile's simple assignments of VAR; a value it
+// cannot expand (a function, an unknown variable) stays as written.
+func expandVariables(src []byte, value string) string {
+	vars := map[string]string{}
+	for _, m := range assignment.FindAllSubmatch(src, -1) {
+		if _, seen := vars[string(m[1])]; !seen {
+			vars[string(m[1])] = string(m[2])
+		}
+	}
+	for range 10 {
+		expanded := reference.ReplaceAllStringFunc(value, func(ref string) string {
+			if v, ok := vars[reference.FindStringSubmatch(ref)[1]]; ok {
+				return v
+			}
+			return ref
+		})
+		if expanded == value {
+			break
+		}
+		value = expanded
+	}
+	return value
 }

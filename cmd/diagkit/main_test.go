@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+func execute(args ...string) (string, error) {
+	var out, errOut bytes.Buffer
+	cmd := newRootCommand(&out, &errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestRetrofitModes(t *testing.T) {
+	fixture := filepath.Join("..", "..", "generator", "testdata", "targets")
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(fixture, "etcdadm-controller"))); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := execute("retrofit", "--check", dir)
+	if !errors.Is(err, errPending) || !strings.Contains(out, "main.go\n") {
+		t.Errorf("--check on a fresh repository: %v, %q; want pending and main.go listed", err, out)
+	}
+	out, err = execute("retrofit", "--diff", dir)
+	if !errors.Is(err, errPending) || !strings.HasPrefix(out, "diff --git a/config/manager/manager.yaml") {
+		t.Errorf("--diff: %v, %.80q", err, out)
+	}
+	if _, err := execute("retrofit", "--diff", "--check", dir); err == nil || !strings.Contains(err.Error(), "mutually exclusive") {
+		t.Errorf("--diff --check: %v", err)
+	}
+	if out, err := execute("retrofit", dir); err != nil || !strings.Contains(out, "main.go\n  - ") {
+		t.Errorf("retrofit: %v, %q", err, out)
+	}
+	if out, err := execute("retrofit", "--check", dir); err != nil || out != "" {
+		t.Errorf("--check after retrofit: %v, %q; want nothing pending", err, out)
+	}
+	if _, err := execute("retrofit", filepath.Join(fixture, "controller-runtime-v0.15")); !errors.Is(err, edit.ErrRefused) {
+		t.Errorf("controller-runtime v0.15: %v, want refused (exit 3)", err)
+	}
+	if out, err := execute("detect", filepath.Join(fixture, "cluster-api-provider-tinkerbell")); err != nil || !strings.Contains(out, "flag, --metrics-bind-addr") {
+		t.Errorf("detect: %v\n%s", err, out)
+	}
+}
