@@ -165,7 +165,7 @@ verify: ## Check formatting, vet, staticcheck, and that go.mod files and generat
 ##@ Run
 
 .PHONY: demo
-demo: tools ## Start a real API server, run the sample manager, and show anonymous 401, unprivileged 403, reader 200.
+demo: tools ## Retrofit examples/sample-controller, build it, run it on a real API server: anonymous 401, unprivileged 403, reader 200.
 	@$(TEST_ENV) $(GO) run ./cmd/diagkit-demo
 
 BENCH_FLAGS ?=
