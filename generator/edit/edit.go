@@ -3,6 +3,7 @@
 package edit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -63,4 +64,24 @@ func (e *PositionError) Error() string {
 		return fmt.Sprintf("%s:%d: expected %s, found %s", e.File, e.Line, e.Expected, e.Found)
 	}
 	return fmt.Sprintf("%s: expected %s, found %s", e.File, e.Expected, e.Found)
+}
+
+// LineOffsets returns the offset at which each line of src starts.
+func LineOffsets(src []byte) []int {
+	offs := []int{0}
+	for i, b := range src {
+		if b == '\n' {
+			offs = append(offs, i+1)
+		}
+	}
+	return offs
+}
+
+// LineAt returns the line starting at off, with its newline.
+func LineAt(src []byte, off int) []byte {
+	end := bytes.IndexByte(src[off:], '\n')
+	if end < 0 {
+		return src[off:]
+	}
+	return src[off : off+end+1]
 }

@@ -70,7 +70,7 @@ func Find(path string, src []byte) (*Container, error) {
 			return nil, &edit.PositionError{File: path, Line: containers.Line, Expected: `a container named "manager" or a single container`, Found: "several others"}
 		}
 		return &Container{Path: path, Deployment: scalar(walk(dep, "metadata"), "name"), Name: scalar(found, "name"),
-			Clusterctl: clusterctlVariable.Match(src), src: src, lines: lineOffsets(src), node: found}, nil
+			Clusterctl: clusterctlVariable.Match(src), src: src, lines: edit.LineOffsets(src), node: found}, nil
 	}
 	return nil, &edit.PositionError{File: path, Expected: "a Deployment", Found: "none"}
 }
@@ -201,21 +201,21 @@ func (c *Container) keyLine(key string) (int, error) {
 func (c *Container) itemSpan(n *yamlv3.Node) (int, int) {
 	start := c.lines[n.Line-1]
 	indent := c.indentOf(n)
-	end := start + len(lineAt(c.src, start))
-	for end < len(c.src) && strings.HasPrefix(string(lineAt(c.src, end)), indent+"  ") {
-		end += len(lineAt(c.src, end))
+	end := start + len(edit.LineAt(c.src, start))
+	for end < len(c.src) && strings.HasPrefix(string(edit.LineAt(c.src, end)), indent+"  ") {
+		end += len(edit.LineAt(c.src, end))
 	}
 	return start, end
 }
 
 // indentOf returns what precedes the "- " of the sequence item n.
 func (c *Container) indentOf(n *yamlv3.Node) string {
-	line := string(lineAt(c.src, c.lines[n.Line-1]))
+	line := string(edit.LineAt(c.src, c.lines[n.Line-1]))
 	return line[:strings.Index(line, "-")]
 }
 
 func (c *Container) lineIndent(off int) string {
-	line := string(lineAt(c.src, off))
+	line := string(edit.LineAt(c.src, off))
 	return line[:len(line)-len(strings.TrimLeft(line, " "))]
 }
 
@@ -268,20 +268,3 @@ func scalar(n *yamlv3.Node, key string) string {
 	return ""
 }
 
-func lineOffsets(src []byte) []int {
-	offs := []int{0}
-	for i, b := range src {
-		if b == '\n' {
-			offs = append(offs, i+1)
-		}
-	}
-	return offs
-}
-
-func lineAt(src []byte, off int) []byte {
-	end := bytes.IndexByte(src[off:], '\n')
-	if end < 0 {
-		return src[off:]
-	}
-	return src[off : off+end+1]
-}

@@ -30,7 +30,7 @@ type Role struct {
 // ParseRole finds the ClusterRole named name (any ClusterRole when name is empty) in src.
 func ParseRole(path string, src []byte, name string) (*Role, error) {
 	dec := yamlv3.NewDecoder(bytes.NewReader(src))
-	lines := lineOffsets(src)
+	lines := edit.LineOffsets(src)
 	for {
 		var doc yamlv3.Node
 		if err := dec.Decode(&doc); err != nil {
@@ -66,10 +66,10 @@ func ParseRole(path string, src []byte, name string) (*Role, error) {
 		r.indent = string(src[first : first+dash])
 		for _, item := range seq.Content {
 			start := lines[item.Line-1]
-			end := start + len(lineAt(src, start))
+			end := start + len(edit.LineAt(src, start))
 			// The rule goes on while lines are indented deeper than its "- ".
-			for end < len(src) && strings.HasPrefix(string(lineAt(src, end)), r.indent+"  ") {
-				end += len(lineAt(src, end))
+			for end < len(src) && strings.HasPrefix(string(edit.LineAt(src, end)), r.indent+"  ") {
+				end += len(edit.LineAt(src, end))
 			}
 			r.spans = append(r.spans, [2]int{start, end})
 		}
@@ -193,23 +193,6 @@ func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
 	return nil
 }
 
-func lineOffsets(src []byte) []int {
-	offs := []int{0}
-	for i, c := range src {
-		if c == '\n' {
-			offs = append(offs, i+1)
-		}
-	}
-	return offs
-}
-
-func lineAt(src []byte, off int) []byte {
-	end := bytes.IndexByte(src[off:], '\n')
-	if end < 0 {
-		return src[off:]
-	}
-	return src[off : off+end+1]
-}
 
 // render encodes one rule as controller-gen does: yaml.v2, keys sorted, sequences not indented.
 func (r *Role) render(rule Rule) string {
