@@ -267,4 +267,3 @@ func scalar(n *yamlv3.Node, key string) string {
 	}
 	return ""
 }
-

@@ -193,7 +193,6 @@ func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
 	return nil
 }
 
-
 // render encodes one rule as controller-gen does: yaml.v2, keys sorted, sequences not indented.
 func (r *Role) render(rule Rule) string {
 	out, _ := yamlv2.Marshal([]Rule{rule})
