@@ -4,9 +4,7 @@ package generator
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -192,20 +190,8 @@ func planRole(t *Target, p *Plan, change func(string, []byte, [][2]int, ...strin
 // manager's own.
 func scannedMarkerRules(t *Target) ([]rbacrole.Rule, error) {
 	dirs := map[string]bool{}
-	err := filepath.WalkDir(t.Root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(t.Root, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			name := d.Name()
-			if rel != "." && (name == "vendor" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if dir := path.Dir(rel); strings.HasSuffix(rel, ".go") && dir != t.MainPackage.Dir && t.RBAC.Scans(dir) {
+	err := walkGoFiles(t.Root, func(rel string) error {
+		if dir := path.Dir(rel); dir != t.MainPackage.Dir && t.RBAC.Scans(dir) {
 			dirs[dir] = true
 		}
 		return nil

@@ -193,10 +193,10 @@ func (t *Target) keep(rel string, data []byte) {
 	t.files[rel] = snapshot{data: data, hash: sha256.Sum256(data)}
 }
 
-// findManager returns the one non-test Go file of the module that creates a controller-runtime manager.
-func findManager(root string) (string, error) {
-	var found []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+// walkGoFiles calls fn with the slash path of every non-test Go file of the module at root, skipping
+// vendor, testdata, hidden and underscore directories and nested modules, as the go command does.
+func walkGoFiles(root string, fn func(rel string) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -211,11 +211,19 @@ func findManager(root string) (string, error) {
 		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 			return nil
 		}
-		src, err := os.ReadFile(p)
+		return fn(filepath.ToSlash(rel))
+	})
+}
+
+// findManager returns the one non-test Go file of the module that creates a controller-runtime manager.
+func findManager(root string) (string, error) {
+	var found []string
+	err := walkGoFiles(root, func(rel string) error {
+		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
 		if err != nil || !bytes.Contains(src, []byte("NewManager(")) && !bytes.Contains(src, []byte("manager.New(")) {
 			return err
 		}
-		f, err := gosource.ParseSource(filepath.ToSlash(rel), src)
+		f, err := gosource.ParseSource(rel, src)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ package gosource
 import (
 	"go/ast"
 	"go/token"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -508,7 +509,7 @@ func findStorage(pkg *Package, fn *ast.FuncDecl, name string, field bool) *Stora
 	}
 	if !field {
 		for _, f := range pkg.Files {
-			if f.AST == fileOf(pkg, fn) {
+			if slices.Contains(f.AST.Decls, ast.Decl(fn)) {
 				visit(f, fn.Body)
 			}
 		}
@@ -521,17 +522,6 @@ func findStorage(pkg *Package, fn *ast.FuncDecl, name string, field bool) *Stora
 		}
 	}
 	return found
-}
-
-func fileOf(pkg *Package, fn *ast.FuncDecl) *ast.File {
-	for _, f := range pkg.Files {
-		for _, d := range f.AST.Decls {
-			if d == fn {
-				return f.AST
-			}
-		}
-	}
-	return nil
 }
 
 // exported returns name with its first letter's case matching like.

@@ -5,6 +5,7 @@ package rbacrole
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,7 +118,7 @@ func (r *Role) Add(rules []Rule, family Family) ([]byte, []edit.Edit, error) {
 			i := indexWhere(merged, func(e Rule) bool { return e.key() == one.key() })
 			if i < 0 && family >= FromV016 {
 				i = indexWhere(merged, func(e Rule) bool {
-					return equal(e.APIGroups, one.APIGroups) && equal(e.Verbs, one.Verbs) &&
+					return slices.Equal(e.APIGroups, one.APIGroups) && slices.Equal(e.Verbs, one.Verbs) &&
 						len(e.ResourceNames) == 0 && len(e.NonResourceURLs) == 0 && len(e.Resources) > 0
 				})
 				if i >= 0 {

@@ -4,7 +4,7 @@ package rbacrole
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/semver"
@@ -140,18 +140,7 @@ func FamilyOf(version string) Family {
 }
 
 func sortedUnion(a, b []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range append(append([]string(nil), a...), b...) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func equal(a, b []string) bool {
-	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
+	out := append(append([]string(nil), a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
