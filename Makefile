@@ -27,19 +27,22 @@ CERT_MANAGER_VERSION ?= v1.21.2
 # The newest controller-runtime the diagnostics module is also tested against (its go.mod holds the oldest).
 CR_LATEST_VERSION ?= v0.25.2
 
-# kube-apiserver and etcd versions come from their wrapper modules (hack/tools/gen-*-mod.sh rewrites them).
+# Kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler) and etcd versions come from their
+# wrapper modules (hack/tools/gen-*-mod.sh rewrites them).
 # `go mod tidy` may move the requirement into the indirect block, so match any require line.
-KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ { print $$2; exit } $$2 == "k8s.io/kubernetes" { print $$3; exit }' hack/tools/kube-apiserver/go.mod)
+KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ { print $$2; exit } $$2 == "k8s.io/kubernetes" { print $$3; exit }' hack/tools/kubernetes/go.mod)
 ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" && $$2 ~ /^v/ { print $$2; exit } $$2 == "go.etcd.io/etcd/server/v3" { print $$3; exit }' hack/tools/etcd/go.mod)
-KUBE_HASH := $(shell cat hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum | sha256sum | cut -c1-12)
+KUBE_HASH := $(shell cat hack/tools/kubernetes/go.mod hack/tools/kubernetes/go.sum | sha256sum | cut -c1-12)
 ETCD_HASH := $(shell cat hack/tools/etcd/go.mod hack/tools/etcd/go.sum hack/tools/etcd/main.go | sha256sum | cut -c1-12)
 
-KUBE_APISERVER_CACHED := $(TOOLS_CACHE)/kube-apiserver-$(KUBE_VERSION)-$(KUBE_HASH)
+KUBE_COMPONENTS := kube-apiserver kube-controller-manager kube-scheduler
+KUBE_CACHED := $(foreach c,$(KUBE_COMPONENTS),$(TOOLS_CACHE)/$(c)-$(KUBE_VERSION)-$(KUBE_HASH))
 ETCD_CACHED := $(TOOLS_CACHE)/etcd-$(ETCD_VERSION)-$(ETCD_HASH)
 CONTROLLER_GEN_CACHED := $(TOOLS_CACHE)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE_CACHED := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)
 
-# What envtest reads through KUBEBUILDER_ASSETS: a directory with kube-apiserver and etcd.
+# What envtest reads through KUBEBUILDER_ASSETS: a directory with kube-apiserver and etcd (and, for the
+# metrics proxy tests, kube-controller-manager and kube-scheduler).
 ENVTEST_ASSETS := $(BIN)/k8s/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 # A cold control-plane start shares two cores with the Go compiler in CI.
 export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 120s
@@ -54,7 +57,8 @@ help: ## List the targets.
 ##@ Tools
 
 .PHONY: tools
-tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize crds ## Build kube-apiserver, etcd, controller-gen and kustomize (cached by version), link the CRDs.
+KUBE_LINKS := $(foreach c,$(KUBE_COMPONENTS),$(ENVTEST_ASSETS)/$(c))
+tools: $(KUBE_LINKS) $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize crds ## Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, controller-gen and kustomize (cached by version), link the CRDs.
 
 .PHONY: print-envtest-assets
 print-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Print the directory to use as KUBEBUILDER_ASSETS.
@@ -69,7 +73,7 @@ print-controller-gens: controller-gens ## Print the directory holding bin/contro
 	@echo $(BIN)
 
 # Symlinks are re-pointed on every run (FORCE) so that switching back to an already cached version works.
-$(ENVTEST_ASSETS)/kube-apiserver: $(KUBE_APISERVER_CACHED) FORCE
+$(KUBE_LINKS): $(ENVTEST_ASSETS)/%: $(TOOLS_CACHE)/%-$(KUBE_VERSION)-$(KUBE_HASH) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 $(ENVTEST_ASSETS)/etcd: $(ETCD_CACHED) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
@@ -85,10 +89,12 @@ $(BIN)/kustomize: $(KUSTOMIZE_CACHED) FORCE
 KUBE_MINOR = $(word 2,$(subst ., ,$(KUBE_VERSION)))
 KUBE_LDFLAGS = -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
 	-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=$(KUBE_MINOR) -X $(p).gitTreeState=clean)
-$(KUBE_APISERVER_CACHED):
+# kube-apiserver takes about 4 minutes on a cold 2-core machine; the other two share most of its packages
+# (about 1 minute more for kube-controller-manager, seconds for kube-scheduler).
+$(KUBE_CACHED): $(TOOLS_CACHE)/%-$(KUBE_VERSION)-$(KUBE_HASH):
 	@mkdir -p $(@D)
-	@echo "building kube-apiserver $(KUBE_VERSION) (about 4 minutes on a cold 2-core machine)"
-	cd hack/tools/kube-apiserver && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver
+	@echo "building $* $(KUBE_VERSION)"
+	cd hack/tools/kubernetes && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/$*
 	mv $@.tmp $@
 
 $(ETCD_CACHED):

@@ -134,6 +134,19 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		return metricsserver.Options{BindAddress: address}, tlsOpts, nil
 	}
 
+	return metricsserver.Options{
+		BindAddress:    address,
+		SecureServing:  true,
+		FilterProvider: newFilterProvider(o.reviewSettings()),
+		ExtraHandlers:  o.debugHandlers(),
+		TLSOpts:        o.secureTLSOptions(tlsOpts),
+	}, tlsOpts, nil
+}
+
+// secureTLSOptions adds to the validated TLS flags what only the secure endpoint gets: HTTP/1.1 unless
+// HTTP/2 is asked for, a client certificate request when client certificates authenticate, and the
+// serving certificate from CertDir.
+func (o *Options) secureTLSOptions(tlsOpts []func(*tls.Config)) []func(*tls.Config) {
 	metricsTLS := append([]func(*tls.Config){}, tlsOpts...)
 	if !o.EnableHTTP2 {
 		// HTTP/2 is not offered unless asked for: its stream handling was the vector of
@@ -160,13 +173,7 @@ func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), e
 		cert := newServingCert(o.CertDir, certName, keyName, obs.registerCertExpiry(ctrlmetrics.Registry))
 		metricsTLS = append(metricsTLS, func(c *tls.Config) { c.GetCertificate = cert.GetCertificate })
 	}
-	return metricsserver.Options{
-		BindAddress:    address,
-		SecureServing:  true,
-		FilterProvider: newFilterProvider(o.reviewSettings()),
-		ExtraHandlers:  o.debugHandlers(),
-		TLSOpts:        metricsTLS,
-	}, tlsOpts, nil
+	return metricsTLS
 }
 
 // debugHandlers are the endpoints served next to /metrics when, and only when, every request is

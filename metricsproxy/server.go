@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package metricsproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	certutil "k8s.io/client-go/util/cert"
+)
+
+// Proxy serves every upstream on its own listener.
+type Proxy struct {
+	servers   []*http.Server
+	listeners []net.Listener
+	log       logr.Logger
+}
+
+type upstreamKey struct{}
+
+// New validates o, builds the shared review handler (one cache and one review budget for every upstream)
+// and binds every listener, so that a port already in use fails start-up rather than one upstream later.
+// cfg is the proxy's own client configuration; ctx bounds the client CA watcher.
+func New(ctx context.Context, o *Options, cfg *rest.Config, log logr.Logger) (*Proxy, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := o.Diagnostics.ServingTLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{log: log}
+	addrs := make([]string, len(o.Upstreams))
+	for i := range o.Upstreams {
+		addrs[i] = o.Upstreams[i].listenAddress(o.BindAddress)
+	}
+	if tlsConfig.GetCertificate == nil {
+		cert, err := selfSignedCertificate(addrs)
+		if err != nil {
+			return nil, err
+		}
+		tlsConfig.Certificates = []tls.Certificate{cert}
+		log.Info("serving a self-signed certificate generated at start-up; give one with --diagnostics-cert-dir to let scrapers verify it")
+	}
+
+	// The review handler is shared; gate has already chosen the upstream and put its forwarder in the context.
+	reviewed, err := o.Diagnostics.Handler(ctx, cfg, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Context().Value(upstreamKey{}).(http.Handler).ServeHTTP(w, r)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	for i := range o.Upstreams {
+		u := &o.Upstreams[i]
+		fwd, err := newForwarder(u, log)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		handler := gate(u, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			reviewed.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, fwd)))
+		}))
+		ln, err := net.Listen("tcp", addrs[i])
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("upstream %s: listen on %s: %w", u.Name, addrs[i], err)
+		}
+		p.listeners = append(p.listeners, tls.NewListener(ln, tlsConfig))
+		p.servers = append(p.servers, &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			// Nothing is read from a request body; the response may take the upstream's whole timeout.
+			ReadTimeout:    15 * time.Second,
+			WriteTimeout:   u.Timeout + 15*time.Second,
+			IdleTimeout:    2 * time.Minute,
+			MaxHeaderBytes: 64 << 10,
+		})
+		log.Info("serving", "upstream", u.Name, "address", ln.Addr().String(), "url", u.URL.String(), "paths", u.Paths,
+			"credentials", u.TokenFile != "")
+	}
+	return p, nil
+}
+
+// Addrs are the listeners' addresses, in upstream order.
+func (p *Proxy) Addrs() []string {
+	addrs := make([]string, len(p.listeners))
+	for i, ln := range p.listeners {
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs
+}
+
+// Run serves until ctx is done, then shuts down gracefully within five seconds.
+func (p *Proxy) Run(ctx context.Context) error {
+	errs := make(chan error, len(p.servers))
+	for i, s := range p.servers {
+		go func() { errs <- s.Serve(p.listeners[i]) }()
+	}
+	select {
+	case err := <-errs:
+		p.close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	for _, s := range p.servers {
+		err = errors.Join(err, s.Shutdown(shutdown))
+	}
+	return err
+}
+
+func (p *Proxy) close() {
+	for _, ln := range p.listeners {
+		_ = ln.Close()
+	}
+}
+
+// selfSignedCertificate covers every listen host (IPs and names) and the node's hostname, as
+// controller-runtime and kube-controller-manager do when given no certificate.
+func selfSignedCertificate(addrs []string) (tls.Certificate, error) {
+	var ips []net.IP
+	var names []string
+	if h, err := os.Hostname(); err == nil {
+		names = append(names, h)
+	}
+	for _, a := range addrs {
+		host, _, _ := net.SplitHostPort(a)
+		if ip := net.ParseIP(host); ip != nil {
+			if !ip.IsUnspecified() {
+				ips = append(ips, ip)
+			}
+		} else if host != "" {
+			names = append(names, host)
+		}
+	}
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey("diagkit-proxy", ips, names)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generate a self-signed serving certificate: %w", err)
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
