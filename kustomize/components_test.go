@@ -25,10 +25,13 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the curren
 // components in its config/default.
 var fixtures = []string{"kubebuilder-v3", "kubebuilder-v4", "capi-provider", "eks-anywhere"}
 
+// allFixtures adds the overlays that deploy something other than a manager.
+var allFixtures = append(slices.Clone(fixtures), "node-metrics-proxy")
+
 func fixtureDir(name string) string { return filepath.Join("testdata", name, "config", "default") }
 
 func TestGolden(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range allFixtures {
 		t.Run(name, func(t *testing.T) {
 			got, err := Build(fixtureDir(name))
 			if err != nil {
@@ -61,7 +64,7 @@ func TestKustomizeBinary(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("kustomize binary: %v (run make tools, or set KUSTOMIZE)", err)
 	}
-	for _, name := range fixtures {
+	for _, name := range allFixtures {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(bin, "build", fixtureDir(name))
 			var stderr bytes.Buffer
@@ -194,7 +197,7 @@ func count(list []string, s string) int {
 
 // TestNoWildcards: no rule the components add (or leave) grants a verb, resource or group wildcard.
 func TestNoWildcards(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range allFixtures {
 		t.Run(name, func(t *testing.T) {
 			out, err := Build(fixtureDir(name))
 			if err != nil {
@@ -291,7 +294,8 @@ func TestComponentsAreEmbedded(t *testing.T) {
 		}
 		got = append(got, e.Name())
 	}
-	want := []string{"cert-manager", "diagnostics", "prometheus", "prometheus-pod-monitor", "prometheus-scraper", "remove-kube-rbac-proxy"}
+	want := []string{"cert-manager", "diagnostics", "node-metrics-proxy", "node-metrics-proxy-control-plane-only", "prometheus",
+		"prometheus-pod-monitor", "prometheus-scraper", "remove-kube-rbac-proxy"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("embedded components (-want +got):\n%s", diff)
 	}

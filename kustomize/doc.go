@@ -10,6 +10,9 @@
 //   - remove-kube-rbac-proxy: deletes a kube-rbac-proxy sidecar and its Service and metrics-reader role.
 //   - prometheus / prometheus-pod-monitor: a ServiceMonitor or a PodMonitor scraping with a token Secret.
 //   - cert-manager: a verifiable serving certificate, mounted and passed as --diagnostics-cert-dir.
+//   - node-metrics-proxy: DaemonSets of diagkit-proxy publishing kube-proxy, etcd, kube-controller-manager
+//     and kube-scheduler metrics on each node's IP, authenticated; its RBAC, a reader role and a PodMonitor.
+//     node-metrics-proxy-control-plane-only keeps the kube-proxy one on control-plane nodes too.
 //
 // testdata/ holds bases shaped like real projects and the golden output of building them; see
 // testdata/README.md.
