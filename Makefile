@@ -179,6 +179,10 @@ BENCH_FLAGS ?=
 bench: tools ## Measure scrape cost and API-server load side by side; writes docs/benchmarks.md (BENCH_FLAGS=-short: < 2 min).
 	@$(TEST_ENV) $(GO) run ./cmd/diagkit-bench $(BENCH_FLAGS)
 
+.PHONY: bench-proxy
+bench-proxy: ## Compare a scrape through diagkit-proxy's forwarder with the same scrape made directly (Go benchmark).
+	$(GO) test ./metricsproxy -run '^$$' -bench Forward -benchmem -count 5
+
 ##@ Maintain
 
 .PHONY: diagnostics-latest-mod

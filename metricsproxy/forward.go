@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -67,7 +68,8 @@ func newForwarder(u *Upstream, log logr.Logger) (http.Handler, error) {
 				}
 			}
 		},
-		Transport: rt,
+		Transport:  rt,
+		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
 			if resp.ContentLength > u.MaxBodyBytes {
 				return fmt.Errorf("%w: Content-Length %d", errBodyTooLarge, resp.ContentLength)
@@ -123,6 +125,15 @@ func upstreamTransport(u *Upstream) (http.RoundTripper, error) {
 	}
 	return rt, nil
 }
+
+// copyBuffers reuses the 32 KiB buffers the reverse proxy copies bodies through: a scrape of a few
+// hundred KB otherwise allocates one per request.
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 // boundedBody fails a read that would go past left bytes.
 type boundedBody struct {
