@@ -4,6 +4,7 @@ package metricsproxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -261,5 +262,33 @@ func TestAddFlagsHidesAndRefusesTheEndpointFlags(t *testing.T) {
 	}
 	if err := o.Validate(); err != nil || len(o.Upstreams) != 2 || o.Diagnostics.TokenAudiences[0] != "scrape" {
 		t.Errorf("err %v, upstreams %d, audiences %v", err, len(o.Upstreams), o.Diagnostics.TokenAudiences)
+	}
+}
+
+func TestForwardReusesConnections(t *testing.T) {
+	var mu sync.Mutex
+	opened := 0
+	srv := httptest.NewUnstartedServer(&upstreamRecorder{body: "up 1\n"})
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	h := forwarding(t, srv, "")
+	for range 20 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d", w.Code)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opened != 1 {
+		t.Errorf("20 sequential scrapes opened %d upstream connections, want 1", opened)
 	}
 }
