@@ -238,14 +238,19 @@ func TestMetricsProxy(t *testing.T) {
 		}
 	})
 	t.Run("no token reaches the proxy's log", func(t *testing.T) {
+		// The log reaches the test through a pipe: wait for the last line expected, the failed request above.
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(proxy.Logs(), "upstream request failed") && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		logs := proxy.Logs()
+		if !strings.Contains(logs, "upstream request failed") {
+			t.Errorf("the failed upstream request was not logged:\n%s", logs)
+		}
 		for name, tok := range map[string]string{"reader": reader, "unprivileged": unprivileged, "proxy": proxyToken} {
 			if strings.Contains(logs, tok) || strings.Contains(logs, tok[len(tok)-20:]) {
 				t.Errorf("the %s token is in the proxy's log", name)
 			}
-		}
-		if !strings.Contains(logs, "upstream request failed") {
-			t.Errorf("the failed upstream request was not logged:\n%s", logs)
 		}
 	})
 }
