@@ -20,6 +20,9 @@
 //		WebhookServer: webhook.NewServer(webhook.Options{TLSOpts: tlsOptions}),
 //	})
 //
+// A server of one's own (not controller-runtime's metrics server) gets the same checks from Handler and the
+// same TLS settings from ServingTLSConfig; diagkit's node metrics proxy is built that way.
+//
 // The manager's ServiceAccount needs create on tokenreviews (authentication.k8s.io) and
 // subjectaccessreviews (authorization.k8s.io); a scraper needs get on the non-resource URL /metrics.
 //

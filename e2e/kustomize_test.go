@@ -20,23 +20,10 @@ import (
 // the API server what the resulting RBAC allows.
 func TestKustomizeComponentsOnAPIServer(t *testing.T) {
 	cp := controlPlane
-	if err := cp.InstallCRDs(); err != nil {
-		t.Fatal(err)
-	}
 	for _, fixture := range []string{"kubebuilder-v3", "kubebuilder-v4", "capi-provider", "eks-anywhere"} {
 		t.Run(fixture, func(t *testing.T) {
 			ctx := t.Context()
-			out, err := kustomize.Build(filepath.Join("..", "kustomize", "testdata", fixture, "config", "default"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			objs, err := framework.Decode(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cp.Create(ctx, objs); err != nil {
-				t.Fatalf("the API server refused the rendered output: %v", err)
-			}
+			objs := applyFixture(t, cp, fixture)
 
 			manager := managerSubject(t, objs)
 			ns := manager.Namespace
@@ -97,6 +84,27 @@ func TestKustomizeComponentsOnAPIServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// applyFixture builds a kustomize fixture and creates its output on the API server (with the CRDs it needs),
+// as an operator applies it.
+func applyFixture(t *testing.T, cp *framework.ControlPlane, fixture string) []*unstructured.Unstructured {
+	t.Helper()
+	if err := cp.InstallCRDs(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kustomize.Build(filepath.Join("..", "kustomize", "testdata", fixture, "config", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := framework.Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Create(t.Context(), objs); err != nil {
+		t.Fatalf("the API server refused the rendered output of %s: %v", fixture, err)
+	}
+	return objs
 }
 
 // managerSubject is the ServiceAccount the manager Deployment runs as.

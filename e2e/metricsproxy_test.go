@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/diagkit/diagkit/e2e/framework"
-	"github.com/diagkit/diagkit/kustomize"
 )
 
 // TestMetricsProxy runs diagkit-proxy in front of a real kube-controller-manager, kube-scheduler and etcd
@@ -32,20 +31,7 @@ func TestMetricsProxy(t *testing.T) {
 	dir := t.TempDir()
 
 	// The component, as an operator applies it.
-	if err := cp.InstallCRDs(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := kustomize.Build(filepath.Join("..", "kustomize", "testdata", "node-metrics-proxy", "config", "default"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := framework.Decode(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Create(ctx, objs); err != nil {
-		t.Fatalf("the API server refused the rendered component: %v", err)
-	}
+	objs := applyFixture(t, cp, "node-metrics-proxy")
 	proxySA, scraperSA := serviceAccountNamed(t, objs, "node-metrics-proxy"), serviceAccountNamed(t, objs, "node-metrics-scraper")
 	proxyKubeconfig := filepath.Join(dir, "proxy.kubeconfig")
 	if err := cp.ServiceAccountKubeconfig(ctx, proxySA.Namespace, proxySA.ServiceAccount, proxyKubeconfig); err != nil {
