@@ -49,6 +49,10 @@ func run(args []string) error {
 		}
 		return err
 	}
+	// Before anything else: a mistake in the flags is reported the same way in or out of a cluster.
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
 	ctrl.SetLogger(log)
 
