@@ -11,7 +11,7 @@ import (
 	"github.com/diagkit/diagkit/generator/edit"
 )
 
-// Exit codes, after kubectl diff: 1 means "changes pending", errors are ≥ 2.
+// Exit codes, after kubectl diff: 1 means "changes pending" (or, for probe, "insecure"), errors are ≥ 2.
 const (
 	exitPending = 1
 	exitError   = 2
@@ -26,7 +26,7 @@ func main() {
 	err := cmd.Execute()
 	switch {
 	case err == nil:
-	case errors.Is(err, errPending):
+	case errors.Is(err, errPending), errors.Is(err, errInsecure):
 		os.Exit(exitPending)
 	case errors.Is(err, edit.ErrRefused):
 		fmt.Fprintln(os.Stderr, "diagkit:", err)

@@ -126,16 +126,22 @@ func (ca *CA) ClientCertificate(user string, groups ...string) (tls.Certificate,
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// ServingCertificate issues a serving certificate for the hosts (IPs or names), PEM-encoded as
-// --tls-cert-file and --tls-private-key-file read them.
+// ServingCertificate issues a serving certificate for the hosts (IPs or names), valid from an hour ago
+// for an hour, PEM-encoded as --tls-cert-file and --tls-private-key-file read them.
 func (ca *CA) ServingCertificate(hosts ...string) (certPEM, keyPEM []byte, err error) {
+	return ca.ServingCertificateValid(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), hosts...)
+}
+
+// ServingCertificateValid is ServingCertificate with a validity period of one's choosing (expired, not yet
+// valid).
+func (ca *CA) ServingCertificateValid(notBefore, notAfter time.Time, hosts ...string) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: hosts[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
