@@ -6,13 +6,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/diagkit/diagkit/e2e/framework"
@@ -119,6 +125,29 @@ func TestProbe(t *testing.T) {
 		)})
 	})
 
+	t.Run("kubelet preset", func(t *testing.T) {
+		addr := startKubeletStandIn(t, cp, "probe-node")
+		closed, err := framework.FreeAddress()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, closedPort, _ := net.SplitHostPort(closed)
+		port, _ := strconv.Atoi(closedPort)
+		o := probe.Options{Kubelet: "probe-node", KubeletAddress: addr, KubeletReadOnlyPort: port}
+		report := runProbe(t, o)
+		check(t, report, want{secure: true, results: append(callersPass(probe.KubeletPaths...),
+			probe.Result{Check: "read-only-port", Status: probe.Pass, Detail: "closed"})})
+
+		// The same kubelet with its read-only port open.
+		ln, err := net.Listen("tcp", closed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		report = runProbe(t, o)
+		check(t, report, want{secure: false, results: []probe.Result{{Check: "read-only-port", Status: probe.Fail, Detail: "open"}}})
+	})
+
 	t.Run("an interrupted probe still cleans up", func(t *testing.T) {
 		// An endpoint that accepts connections and never answers: the probe hangs in its TLS handshake.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -184,6 +213,45 @@ func TestProbe(t *testing.T) {
 		}
 		assertNothingLeft(t, cp)
 	})
+}
+
+// startKubeletStandIn serves /metrics, /metrics/cadvisor and /stats/summary over HTTPS with the kubelet's
+// authorization (pkg/kubelet/server/auth.go): a TokenReview, then a SubjectAccessReview of get on
+// nodes/metrics or nodes/stats for the node, both by the real API server. The kubelet itself needs root
+// and a container runtime.
+func startKubeletStandIn(t *testing.T, cp *framework.ControlPlane, node string) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		tr, err := cp.Clientset.AuthenticationV1().TokenReviews().Create(r.Context(), &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+		if err != nil || !tr.Status.Authenticated {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		sub := "proxy"
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/stats"):
+			sub = "stats"
+		case strings.HasPrefix(r.URL.Path, "/metrics"):
+			sub = "metrics"
+		}
+		sar, err := cp.Clientset.AuthorizationV1().SubjectAccessReviews().Create(r.Context(), &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: tr.Status.User.Username, Groups: tr.Status.User.Groups, UID: tr.Status.User.UID,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "nodes", Subresource: sub, Name: node},
+		}}, metav1.CreateOptions{})
+		if err != nil || !sar.Status.Allowed {
+			http.Error(w, "Forbidden", http.StatusForbidden)
+			return
+		}
+		_, _ = io.WriteString(w, "kubelet_running_pods 0\n")
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
 }
 
 // runProbe probes as the control plane's admin and checks that nothing is left behind.

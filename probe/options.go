@@ -40,8 +40,10 @@ type Options struct {
 	// Kubelet names a node whose kubelet is probed instead of Target (port 10250, nodes/metrics and
 	// nodes/stats RBAC), with a check that its read-only port is closed.
 	Kubelet string
-	// KubeletAddress overrides the node's InternalIP.
+	// KubeletAddress overrides the node's InternalIP: HOST, or HOST:PORT for a kubelet not on 10250.
 	KubeletAddress string
+	// KubeletReadOnlyPort is the port that must be closed (10255).
+	KubeletReadOnlyPort int
 	// CAFile verifies the endpoint's certificate; empty: the system roots.
 	CAFile string
 	// Timeout bounds each request.
@@ -56,7 +58,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Port, "port", "", "port of a pod/ or deployment/ target (number or container port name, default 8443), or of a service/ (default: its only port)")
 	fs.StringArrayVar(&o.Paths, "path", nil, "path to probe, repeatable (default /metrics and /debug/pprof/; with --kubelet /metrics, /metrics/cadvisor, /stats/summary)")
 	fs.StringVar(&o.Kubelet, "kubelet", "", "probe this node's kubelet (port 10250) instead of a target, and check that its read-only port 10255 is closed")
-	fs.StringVar(&o.KubeletAddress, "kubelet-address", "", "the kubelet's IP or host name (default: the node's InternalIP)")
+	fs.StringVar(&o.KubeletAddress, "kubelet-address", "", "the kubelet's HOST or HOST:PORT (default: the node's InternalIP, port 10250)")
+	fs.IntVar(&o.KubeletReadOnlyPort, "kubelet-read-only-port", KubeletReadOnlyPort, "the kubelet's unauthenticated port, which must be closed")
 	fs.StringVar(&o.CAFile, "ca-file", "", "CA bundle that should verify the endpoint's certificate (default: the system roots)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "time limit of each request")
 	fs.StringVarP(&o.Output, "output", "o", "table", "table or json")
@@ -86,6 +89,9 @@ func (o *Options) Validate() error {
 		if _, err := o.roots(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if o.KubeletReadOnlyPort == 0 {
+		o.KubeletReadOnlyPort = KubeletReadOnlyPort
 	}
 	if len(o.Paths) == 0 {
 		o.Paths = DefaultPaths

@@ -38,13 +38,18 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (report *Report, err 
 	var ep *endpoint
 	rules, attrs := readerRules(o.Paths)
 	if o.Kubelet != "" {
-		host := o.KubeletAddress
-		if host == "" {
-			if host, err = kubeletAddress(ctx, cs, o.Kubelet); err != nil {
+		address := o.KubeletAddress
+		if address == "" {
+			if address, err = kubeletAddress(ctx, cs, o.Kubelet); err != nil {
 				return nil, err
 			}
 		}
-		ep, _ = urlEndpoint("https://" + net.JoinHostPort(host, strconv.Itoa(KubeletPort)))
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			address = net.JoinHostPort(address, strconv.Itoa(KubeletPort))
+		}
+		if ep, err = urlEndpoint("https://" + address); err != nil {
+			return nil, fmt.Errorf("--kubelet-address: %w", err)
+		}
 		rules, attrs = kubeletRules(o.Kubelet)
 	} else if ep, err = resolve(ctx, cfg, cs, &o); err != nil {
 		return nil, err
@@ -82,7 +87,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (report *Report, err 
 	checkCallers(ctx, newHTTPClient(o.Timeout), ep.base, o.Paths, required, tokens, plainHTTP, report)
 	if o.Kubelet != "" {
 		host, _, _ := net.SplitHostPort(ep.address)
-		report.add(readOnlyPort(ctx, net.JoinHostPort(host, strconv.Itoa(KubeletReadOnlyPort))))
+		report.add(readOnlyPort(ctx, net.JoinHostPort(host, strconv.Itoa(o.KubeletReadOnlyPort))))
 	}
 	return report, ctx.Err()
 }

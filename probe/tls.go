@@ -98,21 +98,28 @@ func issuer(leaf *x509.Certificate, intermediates []*x509.Certificate, t tlsTarg
 	// Self-signed, or signed by a CA the server sent along and made itself (client-go's self-signed pair,
 	// which controller-runtime, kube-controller-manager and kube-scheduler generate at start-up).
 	ownRoots := x509.NewCertPool()
-	for _, c := range append([]*x509.Certificate{leaf}, intermediates...) {
-		if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+	for _, c := range intermediates {
+		if selfSigned(c) {
 			ownRoots.AddCert(c)
 		}
 	}
 	_, ownErr := leaf.Verify(x509.VerifyOptions{Roots: ownRoots, Intermediates: pool, CurrentTime: at})
 	switch {
 	case err == nil:
-		res.Status, res.Detail = Pass, fmt.Sprintf("issued by %q, verified against %s", leaf.Issuer.CommonName, t.rootsName)
+		res.Status, res.Detail = Pass, fmt.Sprintf("issued by %q, verified against %s", leaf.Issuer.String(), t.rootsName)
+	case selfSigned(leaf):
+		res.Status, res.Detail = Warn, fmt.Sprintf("self-signed (%q): scrapers cannot verify it and must skip verification", leaf.Subject.String())
 	case ownErr == nil:
-		res.Status, res.Detail = Warn, fmt.Sprintf("self-signed (issuer %q, sent by the server itself): scrapers cannot verify it and must skip verification", leaf.Issuer.CommonName)
+		res.Status, res.Detail = Warn, fmt.Sprintf("self-signed (issuer %q, sent by the server itself): scrapers cannot verify it and must skip verification", leaf.Issuer.String())
 	default:
-		res.Status, res.Detail = Warn, fmt.Sprintf("issued by %q, not verifiable against %s: pass the CA with --ca-file", leaf.Issuer.CommonName, t.rootsName)
+		res.Status, res.Detail = Warn, fmt.Sprintf("issued by %q, not verifiable against %s: pass the CA with --ca-file", leaf.Issuer.String(), t.rootsName)
 	}
 	return res
+}
+
+// selfSigned: issued by itself and signed with its own key (CA or not).
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 func sans(c *x509.Certificate) string {
