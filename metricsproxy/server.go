@@ -7,9 +7,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -82,11 +84,21 @@ func New(ctx context.Context, o *Options, cfg *rest.Config, log logr.Logger) (*P
 			WriteTimeout:   u.Timeout + 15*time.Second,
 			IdleTimeout:    2 * time.Minute,
 			MaxHeaderBytes: 64 << 10,
+			// TLS handshake failures and the like: scanners cause them all day, so at V(1).
+			ErrorLog: stdlog.New(logWriter{log.V(1).WithValues("upstream", u.Name)}, "", 0),
 		})
 		log.Info("serving", "upstream", u.Name, "address", ln.Addr().String(), "url", u.URL.String(), "paths", u.Paths,
 			"credentials", u.TokenFile != "")
 	}
 	return p, nil
+}
+
+// logWriter turns the standard library logger an http.Server writes to into logr lines.
+type logWriter struct{ log logr.Logger }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.log.Info("http server", "message", strings.TrimSpace(string(b)))
+	return len(b), nil
 }
 
 // Addrs are the listeners' addresses, in upstream order.
