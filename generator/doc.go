@@ -13,4 +13,5 @@
 //   - Apply writes all planned files or none, after checking that none changed since Detect.
 //
 // It does not run go mod tidy, controller-gen or kustomize; the Plan's notes say when one is due.
+// Package check (diagkit check) reads the same Target to report what is wrong instead of planning edits.
 package generator

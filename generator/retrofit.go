@@ -4,9 +4,7 @@ package generator
 
 import (
 	"fmt"
-	"path"
 	"sort"
-	"strings"
 
 	"golang.org/x/mod/semver"
 
@@ -30,6 +28,9 @@ type Options struct {
 // Retrofit plans the changes that serve t's metrics through diagnostics. It reads nothing beyond what
 // Detect snapshotted, except the Go files of the packages the RBAC generation scans.
 func Retrofit(t *Target, opts Options) (*Plan, error) {
+	if t.ManagerErr != nil {
+		return nil, t.ManagerErr
+	}
 	p := &Plan{Root: t.Root, target: t}
 	changes := map[string]*FileChange{}
 	change := func(file string, after []byte, edited [][2]int, reasons ...string) {
@@ -178,10 +179,10 @@ func planRole(t *Target, p *Plan, change func(string, []byte, [][2]int, ...strin
 	if err != nil {
 		return err
 	}
-	missing, extra := difference(rbacrole.Permissions(want), rbacrole.Permissions(patched.Rules))
+	missing, extra := rbacrole.Difference(want, patched.Rules)
 	if len(missing)+len(extra) > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s is stale: regenerating it with %s:%d would %s; diagkit added only its own rules, review and regenerate by hand",
-			t.RolePath, t.RBAC.Path, t.RBAC.Line, describeDrift(missing, extra)))
+			t.RolePath, t.RBAC.Path, t.RBAC.Line, rbacrole.DescribeDifference(missing, extra)))
 	}
 	return nil
 }
@@ -189,64 +190,22 @@ func planRole(t *Target, p *Plan, change func(string, []byte, [][2]int, ...strin
 // scannedMarkerRules collects the RBAC rules of every package the RBAC invocation scans, except the
 // manager's own.
 func scannedMarkerRules(t *Target) ([]rbacrole.Rule, error) {
-	dirs := map[string]bool{}
-	err := walkGoFiles(t.Root, func(rel string) error {
-		if dir := path.Dir(rel); dir != t.MainPackage.Dir && t.RBAC.Scans(dir) {
-			dirs[dir] = true
-		}
-		return nil
-	})
+	pkgs, err := t.RBACMarkerPackages()
 	if err != nil {
 		return nil, err
 	}
 	var rules []rbacrole.Rule
-	for dir := range dirs {
-		pkg, err := gosource.LoadPackage(t.Root, dir)
-		if err != nil {
-			return nil, err
+	for _, pkg := range pkgs {
+		if pkg.Dir == t.MainPackage.Dir || !pkg.Scanned {
+			continue
 		}
-		collected, _ := gosource.PackageMarkers(pkg)
-		r, err := rbacrole.FromMarkers(collected, t.RoleName)
+		r, err := rbacrole.FromMarkers(pkg.Collected, t.RoleName)
 		if err != nil {
 			return nil, err
 		}
 		rules = append(rules, r...)
 	}
 	return rules, nil
-}
-
-func difference(want, have map[rbacrole.Permission]bool) (missing, extra []string) {
-	for p := range want {
-		if !have[p] {
-			missing = append(missing, p.String())
-		}
-	}
-	for p := range have {
-		if !want[p] {
-			extra = append(extra, p.String())
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	return missing, extra
-}
-
-func describeDrift(missing, extra []string) string {
-	var parts []string
-	if len(extra) > 0 {
-		parts = append(parts, fmt.Sprintf("remove %d permission(s) (%s)", len(extra), abbreviate(extra)))
-	}
-	if len(missing) > 0 {
-		parts = append(parts, fmt.Sprintf("add %d (%s)", len(missing), abbreviate(missing)))
-	}
-	return strings.Join(parts, " and ")
-}
-
-func abbreviate(s []string) string {
-	if len(s) > 3 {
-		return strings.Join(s[:3], ", ") + ", …"
-	}
-	return strings.Join(s, ", ")
 }
 
 func ranges(edits ...edit.Edit) [][2]int {

@@ -45,6 +45,10 @@ const (
 type DetectOptions struct {
 	// Main is the file that creates the manager, relative to the repository.
 	Main string
+	// Partial accepts a manager whose options retrofit could not patch (already served securely some
+	// other way, for example): Target.Manager then holds what the analysis found and ManagerErr why it
+	// stopped. For readers such as diagkit check; Retrofit needs a complete analysis.
+	Partial bool
 }
 
 // Target is a read-only snapshot of a repository and the facts found in it.
@@ -59,6 +63,8 @@ type Target struct {
 
 	MainPackage *gosource.Package
 	Manager     *gosource.Manager
+	// ManagerErr is why the analysis of the manager stopped early (only with DetectOptions.Partial).
+	ManagerErr error
 
 	Makefile             string // "" when there is none
 	ControllerGenVersion string
@@ -127,7 +133,10 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 		return nil, &edit.PositionError{File: mainFile, Expected: "one ctrl.NewManager call", Found: fmt.Sprint(len(calls))}
 	}
 	if t.Manager, err = gosource.Analyze(t.MainPackage, file, calls[0]); err != nil {
-		return nil, err
+		if !opts.Partial {
+			return nil, err
+		}
+		t.ManagerErr = err
 	}
 
 	if src, err := t.read("Makefile"); err == nil {

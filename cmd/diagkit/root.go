@@ -21,6 +21,6 @@ unprivileged callers, serves a reader, and has sound TLS.`,
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.AddCommand(newRetrofitCommand(out, errOut), newDetectCommand(out), newProbeCommand(out))
+	root.AddCommand(newRetrofitCommand(out, errOut), newDetectCommand(out), newProbeCommand(out), newCheckCommand(out, errOut))
 	return root
 }

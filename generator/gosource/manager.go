@@ -116,7 +116,9 @@ func FindManagerCall(f *File) []*ast.CallExpr {
 	return calls
 }
 
-// Analyze finds everything the retrofit edits around call in f, a file of pkg.
+// Analyze finds everything the retrofit edits around call in f, a file of pkg. On error it still returns
+// what it found before the shape it could not patch (Func is nil when the call is outside a function), for
+// readers such as diagkit check that do not edit.
 func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 	m := &Manager{Pkg: pkg, File: f, Call: call}
 	path, _ := astutil.PathEnclosingInterval(f.AST, call.Pos(), call.End())
@@ -127,7 +129,7 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 		}
 	}
 	if m.Func == nil {
-		return nil, m.errorAt(f, call, "ctrl.NewManager called inside a function", "a call at package level")
+		return m, m.errorAt(f, call, "ctrl.NewManager called inside a function", "a call at package level")
 	}
 	callStmt := enclosingStmt(path)
 	switch arg := call.Args[1].(type) {
@@ -136,10 +138,10 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 	case *ast.Ident:
 		m.Options, m.OptionsStmt = findAssignedLiteral(m.Func, arg.Name, call.Pos())
 		if m.Options == nil {
-			return nil, m.errorAt(f, arg, "a ctrl.Options{…} literal assigned to "+arg.Name+" earlier in "+m.Func.Name.Name, "none")
+			return m, m.errorAt(f, arg, "a ctrl.Options{…} literal assigned to "+arg.Name+" earlier in "+m.Func.Name.Name, "none")
 		}
 	default:
-		return nil, m.errorAt(f, arg, "a ctrl.Options{…} literal or a variable holding one", m.File.Text(arg))
+		return m, m.errorAt(f, arg, "a ctrl.Options{…} literal or a variable holding one", m.File.Text(arg))
 	}
 	m.ErrorCheck = errorCheckAfter(m.Func, callStmt)
 
@@ -149,7 +151,7 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 		}
 	}
 	if m.Metrics == nil {
-		return nil, m.errorAt(f, m.Options, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "none")
+		return m, m.errorAt(f, m.Options, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "none")
 	}
 	if m.derivedFromDiagnostics(m.Metrics.Value) {
 		m.Retrofitted = true
@@ -158,7 +160,7 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 
 	lit, ok := m.Metrics.Value.(*ast.CompositeLit)
 	if !ok || !m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") {
-		return nil, m.errorAt(f, m.Metrics.Value, "Metrics: metricsserver.Options{BindAddress: …}", m.File.Text(m.Metrics.Value))
+		return m, m.errorAt(f, m.Metrics.Value, "Metrics: metricsserver.Options{BindAddress: …}", m.File.Text(m.Metrics.Value))
 	}
 	for _, elt := range lit.Elts {
 		kv, ok := elt.(*ast.KeyValueExpr)
@@ -166,25 +168,25 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 			m.BindAddress = kv.Value
 			continue
 		}
-		return nil, m.errorAt(f, elt, "only BindAddress in the metrics server options (others would be lost)", m.File.Text(elt))
+		return m, m.errorAt(f, elt, "only BindAddress in the metrics server options (others would be lost)", m.File.Text(elt))
 	}
 	if m.BindAddress == nil {
-		return nil, m.errorAt(f, lit, "BindAddress set from a flag", m.File.Text(lit))
+		return m, m.errorAt(f, lit, "BindAddress set from a flag", m.File.Text(lit))
 	}
 	name := lastName(m.BindAddress)
 	if name == "" {
-		return nil, m.errorAt(f, m.BindAddress, "a variable or field set by a flag", m.File.Text(m.BindAddress))
+		return m, m.errorAt(f, m.BindAddress, "a variable or field set by a flag", m.File.Text(m.BindAddress))
 	}
 	var err error
 	if m.Registration, err = findRegistration(pkg, name); err != nil {
-		return nil, err
+		return m, err
 	}
 	if m.Registration == nil {
-		return nil, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+name+" in package "+pkg.Dir, "none")
+		return m, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+name+" in package "+pkg.Dir, "none")
 	}
 	_, isField := m.BindAddress.(*ast.SelectorExpr)
 	if m.Storage = findStorage(pkg, m.Func, name, isField); m.Storage == nil {
-		return nil, m.errorAt(f, m.BindAddress, "the declaration of "+name+" in package "+pkg.Dir, "none")
+		return m, m.errorAt(f, m.BindAddress, "the declaration of "+name+" in package "+pkg.Dir, "none")
 	}
 	return m, nil
 }

@@ -5,6 +5,7 @@ package gosource
 import (
 	"go/ast"
 	"go/token"
+	"go/types"
 	"strings"
 )
 
@@ -13,15 +14,24 @@ type Marker struct {
 	File string
 	Line int
 	Text string // from the "+" on
+
+	// Decl and DeclLine name the declaration an ignored marker belongs to ("func main", "type Reconciler",
+	// "var"); Inside says it is within the declaration rather than its doc comment. Empty when collected.
+	Decl     string
+	DeclLine int
+	Inside   bool
 }
 
 // PackageMarkers returns the markers controller-gen reads at package level in pkg (where it looks for
-// +kubebuilder:rbac), and those it ignores because they sit in a function's or declaration block's godoc.
+// +kubebuilder:rbac), and those it does not because they belong to a declaration: its doc comment, or
+// inside it (a function body, a var block, a struct).
 //
-// It follows controller-tools' collector (pkg/markers/collect.go, unchanged from v0.10 to v0.23): before
-// each top-level declaration every comment group except the declaration's godoc is package-level, except
-// that the group closest to a single type declaration belongs to the type; comments inside declarations
-// and after the last one are not package-level.
+// It follows controller-tools' collector (pkg/markers/collect.go, the same from v0.10 to v0.23):
+// comment groups before the package clause, between declarations and after the last one are package
+// level, except a declaration's doc comment. A type declaration's closest non-doc group is first read as
+// type markers, then moved back to package level for markers with a package-level definition, such as
+// +kubebuilder:rbac; its doc comment never is. Inside a type ( … ) block, the same holds for each type.
+// controller-gen v0.11.4, v0.17.2 and v0.23.0 agree on each case of the tests.
 func PackageMarkers(pkg *Package) (collected, ignored []Marker) {
 	for _, f := range pkg.Files {
 		c, i := fileMarkers(f)
@@ -32,7 +42,6 @@ func PackageMarkers(pkg *Package) (collected, ignored []Marker) {
 
 func fileMarkers(f *File) (collected, ignored []Marker) {
 	groups := f.AST.Comments
-	next := 0
 	take := func(g *ast.CommentGroup, into *[]Marker) {
 		for _, c := range g.List {
 			if text, ok := markerText(c.Text); ok {
@@ -40,52 +49,99 @@ func fileMarkers(f *File) (collected, ignored []Marker) {
 			}
 		}
 	}
-	// Comments before the package clause, the package doc included.
-	for next < len(groups) && groups[next].Pos() < f.AST.Package {
-		take(groups[next], &collected)
-		next++
+	ignore := func(g *ast.CommentGroup, decl ast.Decl, inside bool) {
+		from := len(ignored)
+		take(g, &ignored)
+		for i := from; i < len(ignored); i++ {
+			ignored[i].Decl, ignored[i].DeclLine, ignored[i].Inside = declName(decl), f.Line(decl.Pos()), inside
+		}
 	}
-	prevEnd := f.AST.Name.End()
+	next := 0
+	var prev ast.Decl
+	// between hands fn the groups before pos, but for a comment trailing the previous declaration's last
+	// line: controller-gen takes it for that declaration's.
+	between := func(pos token.Pos, fn func(*ast.CommentGroup)) {
+		for ; next < len(groups) && groups[next].Pos() < pos; next++ {
+			switch g := groups[next]; {
+			case prev != nil && f.Line(g.Pos()) == f.Line(prev.End()):
+				ignore(g, prev, true)
+			case prev == nil && g.Pos() > f.AST.Package && f.Line(g.Pos()) == f.Line(f.AST.Name.End()):
+			default:
+				fn(g)
+			}
+		}
+	}
 	for _, decl := range f.AST.Decls {
 		var doc *ast.CommentGroup
-		singleType := false
 		switch d := decl.(type) {
 		case *ast.FuncDecl:
 			doc = d.Doc
 		case *ast.GenDecl:
 			doc = d.Doc
-			singleType = d.Tok == token.TYPE && d.Lparen == token.NoPos
 		}
-		var before []*ast.CommentGroup
-		for next < len(groups) && groups[next].Pos() < decl.Pos() {
-			g := groups[next]
-			next++
-			// A comment on the previous declaration's last line belongs to it.
-			if f.Line(g.Pos()) == f.Line(prevEnd) && g.Pos() > prevEnd {
-				continue
-			}
-			if g.Pos() > prevEnd {
-				before = append(before, g)
-			}
-		}
-		for i, g := range before {
-			switch {
-			case g == doc:
-				if _, isFunc := decl.(*ast.FuncDecl); isFunc || !singleType {
-					take(g, &ignored)
-				}
-			case singleType && (i == len(before)-1 || (i == len(before)-2 && before[i+1] == doc)):
-				// The closest non-godoc group of a single type declaration describes the type.
-			default:
+		between(decl.Pos(), func(g *ast.CommentGroup) {
+			if g == doc {
+				ignore(g, decl, false)
+			} else {
 				take(g, &collected)
 			}
+		})
+		packageLevel := closestInTypeBlock(decl, groups)
+		for ; next < len(groups) && groups[next].Pos() < decl.End(); next++ {
+			if g := groups[next]; packageLevel[g] {
+				take(g, &collected)
+			} else {
+				ignore(g, decl, true)
+			}
 		}
-		prevEnd = decl.End()
-		for next < len(groups) && groups[next].Pos() < prevEnd {
-			next++
-		}
+		prev = decl
 	}
+	// After the last declaration, controller-gen collects what is left of the file.
+	between(f.AST.FileEnd, func(g *ast.CommentGroup) { take(g, &collected) })
 	return collected, ignored
+}
+
+// closestInTypeBlock returns, for a type ( … ) block, the closest non-doc comment group before each type
+// in it: controller-gen reads those as type markers, then moves +kubebuilder:rbac back to package level.
+func closestInTypeBlock(decl ast.Decl, groups []*ast.CommentGroup) map[*ast.CommentGroup]bool {
+	gd, ok := decl.(*ast.GenDecl)
+	if !ok || gd.Tok != token.TYPE || !gd.Lparen.IsValid() {
+		return nil
+	}
+	closest := map[*ast.CommentGroup]bool{}
+	from := gd.Lparen
+	for _, spec := range gd.Specs {
+		ts := spec.(*ast.TypeSpec)
+		var last *ast.CommentGroup
+		for _, g := range groups {
+			if g.Pos() > from && g.End() < ts.Pos() && g != ts.Doc {
+				last = g
+			}
+		}
+		if last != nil {
+			closest[last] = true
+		}
+		from = ts.End()
+	}
+	return closest
+}
+
+// declName names a declaration the way a reader finds it: "func main", "func (*R) Reconcile", "type T",
+// or the keyword of a declaration block.
+func declName(decl ast.Decl) string {
+	switch d := decl.(type) {
+	case *ast.FuncDecl:
+		if d.Recv != nil && len(d.Recv.List) == 1 {
+			return "func (" + types.ExprString(d.Recv.List[0].Type) + ") " + d.Name.Name
+		}
+		return "func " + d.Name.Name
+	case *ast.GenDecl:
+		if d.Tok == token.TYPE && d.Lparen == token.NoPos && len(d.Specs) == 1 {
+			return "type " + d.Specs[0].(*ast.TypeSpec).Name.Name
+		}
+		return d.Tok.String()
+	}
+	return "declaration"
 }
 
 func markerText(comment string) (string, bool) {

@@ -48,7 +48,46 @@ func Parse(file string, src []byte) *Tools {
 	} else if m := installedVersion.FindSubmatch(src); m != nil {
 		t.ControllerGenVersion = string(m[1])
 	}
-	// Logical lines: backslash continuations joined, offsets kept.
+	eachRecipeLine(src, func(logical string, offset int, target string) {
+		if strings.Contains(logical, "CONTROLLER_GEN") || strings.Contains(logical, "controller-gen") {
+			if r := parseInvocation(file, src, logical, offset); r != nil {
+				r.Target = target
+				t.RBAC = r // the last one wins: it writes the file last
+			}
+		}
+	})
+	return t
+}
+
+// Writer is a recipe line that names a file, such as `kustomize build config/default > bundle.yaml`.
+type Writer struct {
+	Target string // the make target whose recipe it is
+	Line   int
+}
+
+// WriterOf returns the first recipe line of the Makefile src that names file (a slash path relative to
+// the repository, with or without a leading "./") as a whole argument or redirection target.
+func WriterOf(src []byte, file string) (Writer, bool) {
+	var w Writer
+	found := false
+	eachRecipeLine(src, func(logical string, offset int, target string) {
+		if found {
+			return
+		}
+		for _, arg := range argument.FindAllString(logical, -1) {
+			arg = strings.Trim(strings.TrimLeft(arg, ">"), `"'`)
+			if path.Clean(arg) == path.Clean(file) {
+				w, found = Writer{Target: target, Line: strings.Count(string(src[:offset]), "\n") + 1}, true
+				return
+			}
+		}
+	})
+	return w, found
+}
+
+// eachRecipeLine calls fn with every logical recipe line of src (backslash continuations joined), its
+// offset and the target of the rule it belongs to.
+func eachRecipeLine(src []byte, fn func(logical string, offset int, target string)) {
 	text := string(src)
 	target := ""
 	for start := 0; start < len(text); {
@@ -70,15 +109,11 @@ func Parse(file string, src []byte) *Tools {
 		if m := ruleLine.FindStringSubmatch(logical); m != nil {
 			target = m[1]
 		}
-		if strings.HasPrefix(logical, "\t") && (strings.Contains(logical, "CONTROLLER_GEN") || strings.Contains(logical, "controller-gen")) {
-			if r := parseInvocation(file, src, logical, start); r != nil {
-				r.Target = target
-				t.RBAC = r // the last one wins: it writes the file last
-			}
+		if strings.HasPrefix(logical, "\t") {
+			fn(logical, start, target)
 		}
 		start = end + 1
 	}
-	return t
 }
 
 func parseInvocation(file string, src []byte, logical string, offset int) *RBAC {

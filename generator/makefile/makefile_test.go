@@ -33,3 +33,22 @@ func TestRBACInvocation(t *testing.T) {
 		t.Errorf("after AddPath the root package is still not scanned:\n%s", out)
 	}
 }
+
+func TestWriterOfFindsTheTargetWritingAFile(t *testing.T) {
+	src := []byte("release-manifests: ## Build the bundle.\n\t$(KUSTOMIZE) build config/default > config/manifest/eksa-components.yaml\n\nother:\n\techo config/manifest\n")
+	tests := []struct {
+		file   string
+		target string
+		ok     bool
+	}{
+		{"config/manifest/eksa-components.yaml", "release-manifests", true},
+		{"./config/manifest/eksa-components.yaml", "release-manifests", true},
+		{"config/manifest/other.yaml", "", false},
+	}
+	for _, tt := range tests {
+		w, ok := WriterOf(src, tt.file)
+		if ok != tt.ok || w.Target != tt.target || (ok && w.Line != 2) {
+			t.Errorf("WriterOf(%s) = %+v, %v; want %s at line 2", tt.file, w, ok, tt.target)
+		}
+	}
+}

@@ -75,6 +75,93 @@ func Find(path string, src []byte) (*Container, error) {
 	return nil, &edit.PositionError{File: path, Expected: "a Deployment", Found: "none"}
 }
 
+// FindAll returns every container of every Deployment in src, in file order; a file without any (a
+// kustomization, a Service) yields none and no error. Strategic-merge patches are Deployments too.
+func FindAll(path string, src []byte) ([]*Container, error) {
+	var all []*Container
+	dec := yamlv3.NewDecoder(bytes.NewReader(src))
+	lines := edit.LineOffsets(src)
+	clusterctl := clusterctlVariable.Match(src)
+	for {
+		var doc yamlv3.Node
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				return all, nil
+			}
+			return nil, &edit.PositionError{File: path, Expected: "YAML", Found: err.Error()}
+		}
+		if len(doc.Content) == 0 || scalar(doc.Content[0], "kind") != "Deployment" {
+			continue
+		}
+		dep := doc.Content[0]
+		containers := walk(dep, "spec", "template", "spec", "containers")
+		if containers == nil || containers.Kind != yamlv3.SequenceNode {
+			continue
+		}
+		for _, n := range containers.Content {
+			all = append(all, &Container{Path: path, Deployment: scalar(walk(dep, "metadata"), "name"), Name: scalar(n, "name"),
+				Clusterctl: clusterctl, src: src, lines: lines, node: n})
+		}
+	}
+}
+
+// Line returns the 1-based line where the container's mapping starts (its "- " line).
+func (c *Container) Line() int { return c.node.Line }
+
+// KeyLine returns the line of key in the container, or the container's line when it has no such key.
+func (c *Container) KeyLine(key string) int {
+	if k := walkKey(c.node, key); k != nil {
+		return k.Line
+	}
+	return c.Line()
+}
+
+// Image returns the container's image.
+func (c *Container) Image() string { return scalar(c.node, "image") }
+
+// HasArgs reports whether the container sets args (a strategic-merge patch that does replaces them all).
+func (c *Container) HasArgs() bool { return walkKey(c.node, "args") != nil }
+
+// Arg finds flag ("--name") among the arguments as --name=value or a bare --name; when takesValue, a
+// bare --name takes the next argument as its value, as pflag does for non-boolean flags. line is the
+// line of the flag's argument.
+func (c *Container) Arg(flag string, takesValue bool) (value string, line int, ok bool) {
+	seq := walk(c.node, "args")
+	if seq == nil {
+		return "", 0, false
+	}
+	for i, n := range seq.Content {
+		if v, found := strings.CutPrefix(n.Value, flag+"="); found {
+			return v, n.Line, true
+		}
+		if n.Value == flag {
+			if takesValue && i+1 < len(seq.Content) {
+				return seq.Content[i+1].Value, n.Line, true
+			}
+			return "", n.Line, true
+		}
+	}
+	return "", 0, false
+}
+
+// ContainerPort is one entry of a container's ports.
+type ContainerPort struct {
+	Number string // as written
+	Name   string
+	Line   int
+}
+
+// Ports returns the container's ports.
+func (c *Container) Ports() []ContainerPort {
+	var ports []ContainerPort
+	if seq := walk(c.node, "ports"); seq != nil {
+		for _, p := range seq.Content {
+			ports = append(ports, ContainerPort{Number: scalar(p, "containerPort"), Name: scalar(p, "name"), Line: p.Line})
+		}
+	}
+	return ports
+}
+
 // Args returns the container's arguments.
 func (c *Container) Args() []string {
 	var args []string

@@ -68,3 +68,40 @@ func TestFindNamesWhatIsMissing(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestFindAllReadsArgsAndPortsWithTheirLines(t *testing.T) {
+	src := deployment + "        ports:\n        - containerPort: 8443\n          name: metrics\n      - name: kube-rbac-proxy\n        args:\n        - --secure-listen-address\n        - 0.0.0.0:8443\n        - --logtostderr\n"
+	containers, err := FindAll("patch.yaml", []byte(src))
+	if err != nil || len(containers) != 2 {
+		t.Fatalf("got %d containers, %v", len(containers), err)
+	}
+	manager, proxy := containers[0], containers[1]
+	tests := []struct {
+		name       string
+		c          *Container
+		flag       string
+		takesValue bool
+		value      string
+		line       int
+		ok         bool
+	}{
+		{"--flag=value", manager, "--metrics-addr", true, "127.0.0.1:8080", 13, true},
+		{"a value in the next argument", proxy, "--secure-listen-address", true, "0.0.0.0:8443", 22, true},
+		{"a bare boolean flag", proxy, "--logtostderr", false, "", 24, true},
+		{"an absent flag", manager, "--diagnostics-address", true, "", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			value, line, ok := tt.c.Arg(tt.flag, tt.takesValue)
+			if value != tt.value || line != tt.line || ok != tt.ok {
+				t.Errorf("Arg(%s) = %q, %d, %v; want %q, %d, %v", tt.flag, value, line, ok, tt.value, tt.line, tt.ok)
+			}
+		})
+	}
+	if ports := manager.Ports(); len(ports) != 1 || ports[0] != (ContainerPort{Number: "8443", Name: "metrics", Line: 18}) {
+		t.Errorf("Ports() = %+v", ports)
+	}
+	if manager.Line() != 9 || manager.KeyLine("args") != 11 || proxy.KeyLine("ports") != proxy.Line() || !proxy.HasArgs() {
+		t.Errorf("lines: container %d, args %d; proxy ports %d", manager.Line(), manager.KeyLine("args"), proxy.KeyLine("ports"))
+	}
+}

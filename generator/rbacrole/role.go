@@ -22,6 +22,8 @@ type Role struct {
 	Name  string
 	Rules []Rule
 
+	kindLine, rulesLine int
+
 	spans        [][2]int // each rule's bytes, "- " line to the next rule
 	indent       string   // what precedes each rule's "- "
 	seqEnd       int      // where a new last rule goes
@@ -30,6 +32,34 @@ type Role struct {
 
 // ParseRole finds the ClusterRole named name (any ClusterRole when name is empty) in src.
 func ParseRole(path string, src []byte, name string) (*Role, error) {
+	roles, err := parseRoles(path, src, func(n string) bool { return name == "" || n == name }, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(roles) == 0 {
+		what := "a ClusterRole"
+		if name != "" {
+			what = "the ClusterRole " + name
+		}
+		return nil, &edit.PositionError{File: path, Expected: what, Found: "none"}
+	}
+	return roles[0], nil
+}
+
+// ParseRoles returns the ClusterRoles of src whose names match, such as the prefixed copies of a role in
+// a rendered bundle.
+func ParseRoles(path string, src []byte, match func(name string) bool) ([]*Role, error) {
+	return parseRoles(path, src, match, false)
+}
+
+// KindLine returns the 1-based line of the role's kind.
+func (r *Role) KindLine() int { return r.kindLine }
+
+// RulesLine returns the 1-based line of the role's rules key.
+func (r *Role) RulesLine() int { return r.rulesLine }
+
+func parseRoles(path string, src []byte, match func(string) bool, onlyFirst bool) ([]*Role, error) {
+	var roles []*Role
 	dec := yamlv3.NewDecoder(bytes.NewReader(src))
 	lines := edit.LineOffsets(src)
 	for {
@@ -54,14 +84,15 @@ func ParseRole(path string, src []byte, name string) (*Role, error) {
 		if err := root.Decode(&obj); err != nil {
 			return nil, &edit.PositionError{File: path, Line: root.Line, Expected: "a Kubernetes object", Found: err.Error()}
 		}
-		if obj.Kind != "ClusterRole" || (name != "" && obj.Metadata.Name != name) {
+		if obj.Kind != "ClusterRole" || !match(obj.Metadata.Name) {
 			continue
 		}
-		r := &Role{Path: path, Src: src, Name: obj.Metadata.Name, Rules: obj.Rules}
+		r := &Role{Path: path, Src: src, Name: obj.Metadata.Name, Rules: obj.Rules, kindLine: mapKey(root, "kind").Line}
 		seq := mapValue(root, "rules")
 		if seq == nil || seq.Kind != yamlv3.SequenceNode || len(seq.Content) == 0 {
 			return nil, &edit.PositionError{File: path, Line: root.Line, Expected: "a ClusterRole with rules", Found: "none"}
 		}
+		r.rulesLine = mapKey(root, "rules").Line
 		first := lines[seq.Content[0].Line-1]
 		dash := bytes.IndexByte(src[first:], '-')
 		r.indent = string(src[first : first+dash])
@@ -89,13 +120,12 @@ func ParseRole(path string, src []byte, name string) (*Role, error) {
 					Expected: "rules in controller-gen's order (regenerate role.yaml first)", Found: "a rule out of order"}
 			}
 		}
-		return r, nil
+		roles = append(roles, r)
+		if onlyFirst {
+			break
+		}
 	}
-	what := "a ClusterRole"
-	if name != "" {
-		what = "the ClusterRole " + name
-	}
-	return nil, &edit.PositionError{File: path, Expected: what, Found: "none"}
+	return roles, nil
 }
 
 // Add returns the file with rules added the way family merges them, and the edit made; src unchanged
@@ -183,15 +213,30 @@ func indexWhere(rules []Rule, f func(Rule) bool) int {
 }
 
 func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
+	if i := mapIndex(n, key); i >= 0 {
+		return n.Content[i+1]
+	}
+	return nil
+}
+
+// mapKey returns the key node of key in n, or n itself when it has none (its line is then the object's).
+func mapKey(n *yamlv3.Node, key string) *yamlv3.Node {
+	if i := mapIndex(n, key); i >= 0 {
+		return n.Content[i]
+	}
+	return n
+}
+
+func mapIndex(n *yamlv3.Node, key string) int {
 	if n.Kind != yamlv3.MappingNode {
-		return nil
+		return -1
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
-			return n.Content[i+1]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // render encodes one rule as controller-gen does: yaml.v2, keys sorted, sequences not indented.

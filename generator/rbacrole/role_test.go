@@ -74,3 +74,40 @@ func TestAddRefusesAHandEditedRole(t *testing.T) {
 		t.Errorf("got %v, want a positioned error", err)
 	}
 }
+
+func TestCoversAsTheAuthorizerDecides(t *testing.T) {
+	review := []Rule{{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}}}
+	tests := []struct {
+		name  string
+		rules []Rule
+		want  bool
+	}{
+		{"the rule itself", review, true},
+		{"wildcards in groups, resources and verbs", []Rule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}, true},
+		{"another group", []Rule{{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}}}, false},
+		{"resource names restrict the rule", []Rule{{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, ResourceNames: []string{"x"}, Verbs: []string{"create"}}}, false},
+		{"another verb", []Rule{{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"get"}}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Covers(tt.rules, review); got != tt.want {
+				t.Errorf("Covers = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseRolesFindsPrefixedRolesWithTheirLines(t *testing.T) {
+	bundle := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n---\n" + strings.TrimPrefix(strings.Replace(role, "name: manager-role", "name: eksa-manager-role", 1), "---\n")
+	roles, err := ParseRoles("bundle.yaml", []byte(bundle), func(name string) bool { return strings.HasSuffix(name, "-manager-role") })
+	if err != nil || len(roles) != 1 {
+		t.Fatalf("got %d roles, %v", len(roles), err)
+	}
+	if r := roles[0]; r.Name != "eksa-manager-role" || r.KindLine() != 7 || r.RulesLine() != 10 {
+		t.Errorf("role %s at kind line %d, rules line %d; want eksa-manager-role, 7, 10", r.Name, r.KindLine(), r.RulesLine())
+	}
+	missing, extra := Difference(DiagnosticsRules, roles[0].Rules)
+	if got := DescribeDifference(missing, extra); got != "remove 2 permission(s) (create selfsubjectreviews.authentication.k8s.io, get secrets) and add 2 (create subjectaccessreviews.authorization.k8s.io, create tokenreviews.authentication.k8s.io)" {
+		t.Errorf("DescribeDifference = %q", got)
+	}
+}

@@ -84,6 +84,51 @@ func Permissions(rules []Rule) map[Permission]bool {
 	return set
 }
 
+// Difference returns what want grants and have does not (missing) and what have grants and want does
+// not (extra), each sorted by its String form.
+func Difference(want, have []Rule) (missing, extra []Permission) {
+	w, h := Permissions(want), Permissions(have)
+	for p := range w {
+		if !h[p] {
+			missing = append(missing, p)
+		}
+	}
+	for p := range h {
+		if !w[p] {
+			extra = append(extra, p)
+		}
+	}
+	byString := func(a, b Permission) int { return strings.Compare(a.String(), b.String()) }
+	slices.SortFunc(missing, byString)
+	slices.SortFunc(extra, byString)
+	return missing, extra
+}
+
+// DescribeDifference says what regenerating a role with missing and extra (from Difference) would do:
+// "remove 2 permission(s) (…) and add 1 (…)", listing up to three of each.
+func DescribeDifference(missing, extra []Permission) string {
+	var parts []string
+	if len(extra) > 0 {
+		parts = append(parts, fmt.Sprintf("remove %d permission(s) (%s)", len(extra), abbreviate(extra)))
+	}
+	if len(missing) > 0 {
+		parts = append(parts, fmt.Sprintf("add %d (%s)", len(missing), abbreviate(missing)))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func abbreviate(ps []Permission) string {
+	var s []string
+	for i, p := range ps {
+		if i == 3 {
+			s = append(s, "…")
+			break
+		}
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ", ")
+}
+
 // Grants reports whether rules grant every permission of want.
 func Grants(rules []Rule, want []Rule) bool {
 	have := Permissions(rules)
@@ -93,6 +138,33 @@ func Grants(rules []Rule, want []Rule) bool {
 		}
 	}
 	return true
+}
+
+// Covers reports whether rules allow every permission of want as the API server's RBAC authorizer
+// decides: "*" in a rule's groups, resources or verbs matches anything, and a rule with resource names
+// allows only those names. (Grants honours only "*" verbs, as controller-gen's merging does.)
+func Covers(rules, want []Rule) bool {
+	for p := range Permissions(want) {
+		if !slices.ContainsFunc(rules, func(r Rule) bool { return r.allows(p) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r Rule) allows(p Permission) bool {
+	match := func(set []string, v string) bool { return slices.Contains(set, "*") || slices.Contains(set, v) }
+	if !match(r.Verbs, p.Verb) {
+		return false
+	}
+	if p.URL != "" {
+		return slices.ContainsFunc(r.NonResourceURLs, func(u string) bool {
+			prefix, wild := strings.CutSuffix(u, "*")
+			return u == p.URL || wild && strings.HasPrefix(p.URL, prefix)
+		})
+	}
+	return match(r.APIGroups, p.Group) && match(r.Resources, p.Resource) &&
+		(len(r.ResourceNames) == 0 || slices.Contains(r.ResourceNames, p.Name))
 }
 
 // FromMarkers parses the +kubebuilder:rbac markers among ms that go into the ClusterRole roleName.

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package check
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/diagkit/diagkit/generator/makefile"
+	"github.com/diagkit/diagkit/generator/manifest"
+	"github.com/diagkit/diagkit/generator/rbacrole"
+)
+
+// checkBundles reports committed, rendered bundles that lack what config/ gives the manager: upstream
+// eks-anywhere added the diagnostics args and port to config/manifest/eksa-components.yaml but not the
+// review rules, so a cluster installed from the bundle fails every scrape.
+func checkBundles(r *repo) error {
+	config := r.t.Container
+	for _, b := range r.manifests.bundles {
+		fix, err := r.bundleFix(b.path)
+		if err != nil {
+			return err
+		}
+		if config != nil {
+			if lacks := bundleLacks(r, config, b.manager); len(lacks) > 0 {
+				r.report(Finding{
+					ID: BundleOutOfStep, File: b.path, Line: b.manager.Line(),
+					Message: fmt.Sprintf("container %s of Deployment %s lacks %s, which %s has: installing from this file does not serve diagnostics as configured",
+						b.manager.Name, b.manager.Deployment, strings.Join(lacks, ", "), config.Path),
+					Fix: fix,
+				})
+			}
+		}
+		if r.t.Role == nil || len(uncovered(r.t.Role.Rules, rbacrole.DiagnosticsRules)) > 0 {
+			continue
+		}
+		for _, role := range b.roles {
+			if missing := uncovered(role.Rules, rbacrole.DiagnosticsRules); len(missing) > 0 {
+				r.report(Finding{
+					ID: BundleOutOfStep, File: b.path, Line: role.RulesLine(),
+					Message: fmt.Sprintf("ClusterRole %s lacks %s, which %s grants: a manager installed from this file cannot review its callers",
+						role.Name, permissions(missing), r.t.RolePath),
+					Fix: fix,
+				})
+			}
+		}
+	}
+	return nil
+}
+
+// bundleLacks lists the diagnostics arguments and port of config that bundled lacks.
+func bundleLacks(r *repo, config, bundled *manifest.Container) []string {
+	var lacks []string
+	if v, _, ok := config.Arg(manifest.AddressFlag, true); ok {
+		if got, _, ok := bundled.Arg(manifest.AddressFlag, true); !ok || resolve(got) != resolve(v) {
+			lacks = append(lacks, manifest.AddressFlag+"="+resolve(v))
+		}
+	}
+	if v, _, ok := config.Arg(manifest.InsecureFlag, false); ok {
+		if got, _, ok := bundled.Arg(manifest.InsecureFlag, false); !ok || isTrue(got) != isTrue(v) {
+			lacks = append(lacks, fmt.Sprintf("%s=%t", manifest.InsecureFlag, isTrue(v)))
+		}
+	}
+	if addr, on := diagnosticsAddress(config); on && r.diagnostics && declares(r.manifests.managers, addr.port) && !declares([]*manifest.Container{bundled}, addr.port) {
+		lacks = append(lacks, "container port "+addr.port)
+	}
+	return lacks
+}
+
+func declares(containers []*manifest.Container, port string) bool {
+	for _, c := range containers {
+		for _, p := range c.Ports() {
+			if p.Number == port {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bundleFix names the make target that writes the bundle, when the Makefile has one.
+func (r *repo) bundleFix(path string) (string, error) {
+	if r.t.Makefile != "" {
+		src, err := os.ReadFile(filepath.Join(r.t.Root, filepath.FromSlash(r.t.Makefile)))
+		if err != nil {
+			return "", err
+		}
+		if w, ok := makefile.WriterOf(src, path); ok {
+			return fmt.Sprintf("run `make %s` (%s:%d writes it) and commit %s", w.Target, r.t.Makefile, w.Line, path), nil
+		}
+	}
+	return "regenerate it from config/ the way it was built (for example `kustomize build config/default > " + path + "`) and commit it", nil
+}

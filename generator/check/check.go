@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package check
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/gosource"
+)
+
+// ID names a kind of finding; IDs are stable, so CI configurations and documentation may rely on them.
+type ID string
+
+// The findings check reports, in the order the README documents them.
+const (
+	MarkersInGodoc                ID = "markers-in-godoc"
+	RoleMissingReviewRules        ID = "role-missing-review-rules"
+	RoleStale                     ID = "role-stale"
+	RBACPathsMissMarkers          ID = "rbac-paths-miss-markers"
+	ManifestNoDiagnosticsArgs     ID = "manifest-no-diagnostics-args"
+	ManifestNoPort                ID = "manifest-no-port"
+	ManifestInsecure              ID = "manifest-insecure"
+	MetricsPlainHTTPAllInterfaces ID = "metrics-plain-http-all-interfaces"
+	ProxyPortCollision            ID = "proxy-port-collision"
+	TLSOptionsDiscarded           ID = "tls-options-discarded"
+	BundleOutOfStep               ID = "bundle-out-of-step"
+)
+
+// IDs lists every ID, in documentation order.
+var IDs = []ID{
+	MarkersInGodoc, RoleMissingReviewRules, RoleStale, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
+	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, ProxyPortCollision, TLSOptionsDiscarded,
+	BundleOutOfStep,
+}
+
+// Finding is one defect. The JSON field names are part of diagkit check's output format.
+type Finding struct {
+	ID      ID     `json:"id"`
+	File    string `json:"file"` // slash-separated, relative to the repository
+	Line    int    `json:"line"` // 1-based
+	Message string `json:"message"`
+	Fix     string `json:"fix"`
+}
+
+// Options are what check cannot find by itself; the zero value detects everything.
+type Options struct {
+	// Main is the file that creates the manager, relative to the repository.
+	Main string
+}
+
+// Run checks the repository at root and returns its findings sorted by file, then line. An error means
+// the repository could not be read (no go.mod, no manager, unparsable files), not that it is insecure.
+func Run(root string, opts Options) ([]Finding, error) {
+	t, err := generator.Detect(root, generator.DetectOptions{Main: opts.Main, Partial: true})
+	if err != nil {
+		return nil, err
+	}
+	r, err := load(t)
+	if err != nil {
+		return nil, err
+	}
+	// role-stale runs last: it leaves out drift that an earlier finding already explains.
+	for _, check := range []func(*repo) error{
+		checkIgnoredMarkers, checkRBACPaths, checkReviewRules, checkTLSOptions,
+		checkManagerArgs, checkMetricsAddress, checkProxies, checkBundles, checkRoleStale,
+	} {
+		if err := check(r); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortStableFunc(r.findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.ID, b.ID))
+	})
+	return r.findings, nil
+}
+
+// repo is what the checks share: the generator's snapshot and what check adds to it.
+type repo struct {
+	t       *generator.Target
+	markers []generator.MarkerPackage
+	// diagnostics says that the manager's package registers the diagnostics flags, so it serves (or
+	// should serve) the secure endpoint.
+	diagnostics bool
+	manifests   manifests
+
+	findings []Finding
+}
+
+func load(t *generator.Target) (*repo, error) {
+	r := &repo{t: t}
+	var err error
+	if r.markers, err = t.RBACMarkerPackages(); err != nil {
+		return nil, err
+	}
+	r.diagnostics = len(gosource.FindDiagnosticsFlags(t.MainPackage)) > 0 || (t.Manager != nil && t.Manager.Retrofitted)
+	if r.manifests, err = findManifests(t); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *repo) report(f Finding) { r.findings = append(r.findings, f) }
+
+// reported says whether a finding with one of ids exists.
+func (r *repo) reported(ids ...ID) bool {
+	return slices.ContainsFunc(r.findings, func(f Finding) bool { return slices.Contains(ids, f.ID) })
+}
+
+// mainFile is the file holding the ctrl.NewManager call.
+func (r *repo) mainFile() string {
+	if r.t.Manager != nil {
+		return r.t.Manager.File.Path
+	}
+	return r.t.MainPackage.Dir
+}
+
+// regenerate names the command that rewrites role.yaml: the make target running controller-gen rbac.
+func (r *repo) regenerate() string {
+	if r.t.RBAC != nil && r.t.RBAC.Target != "" {
+		return "`make " + r.t.RBAC.Target + "`"
+	}
+	return "controller-gen rbac"
+}

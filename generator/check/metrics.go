@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package check
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"strconv"
+)
+
+// checkMetricsAddress reports a manager without diagnostics whose metrics server (plain HTTP, no
+// authentication) binds all interfaces, through the flag's default or the manifests' argument; the
+// kubebuilder v2/v3 default was 127.0.0.1:8080 behind kube-rbac-proxy, eks-anywhere-packages' is :8080.
+func checkMetricsAddress(r *repo) error {
+	m := r.t.Manager
+	if r.diagnostics || m == nil || m.BindAddress == nil || !plainMetrics(m.Metrics) {
+		return nil
+	}
+	message := func(addr address) string {
+		return fmt.Sprintf("metrics are served over plain HTTP without authentication on %s, all interfaces: any pod that reaches the manager reads them", addr)
+	}
+	const serve = "serve them through diagnostics (`diagkit retrofit`)"
+	if lit, ok := m.BindAddress.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+		value, _ := strconv.Unquote(lit.Value)
+		if addr, ok := parseAddress(value); ok && addr.allInterfaces() {
+			r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: m.File.Path, Line: m.File.Line(lit.Pos()), Message: message(addr),
+				Fix: serve + ", or bind the loopback: \"127.0.0.1:" + addr.port + "\""})
+		}
+		return nil
+	}
+	reg := m.Registration
+	if reg == nil {
+		return nil
+	}
+	flag := "--" + reg.FlagName
+	passed := false
+	for _, c := range r.manifests.managers {
+		v, line, ok := c.Arg(flag, true)
+		if !ok {
+			continue
+		}
+		passed = true
+		if addr, ok := parseAddress(v); ok && addr.allInterfaces() {
+			r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: c.Path, Line: line, Message: message(addr),
+				Fix: fmt.Sprintf("%s, or pass %s=127.0.0.1:%s", serve, flag, addr.port)})
+		}
+	}
+	if addr, ok := parseAddress(reg.Default); ok && !passed && addr.allInterfaces() {
+		r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: reg.File.Path, Line: reg.File.Line(reg.Call.Pos()), Message: message(addr),
+			Fix: fmt.Sprintf("%s, or make the default of %s \"127.0.0.1:%s\"", serve, flag, addr.port)})
+	}
+	return nil
+}
+
+// plainMetrics reports whether the Metrics: field is a metrics server literal with only BindAddress, which
+// serves plain HTTP (SecureServing and FilterProvider unset).
+func plainMetrics(kv *ast.KeyValueExpr) bool {
+	lit, ok := kv.Value.(*ast.CompositeLit)
+	return ok && len(lit.Elts) == 1
+}
