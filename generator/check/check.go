@@ -26,13 +26,14 @@ const (
 	ProxyPortCollision            ID = "proxy-port-collision"
 	TLSOptionsDiscarded           ID = "tls-options-discarded"
 	BundleOutOfStep               ID = "bundle-out-of-step"
+	HelmOutOfStep                 ID = "helm-out-of-step"
 )
 
 // IDs lists every ID, in documentation order.
 var IDs = []ID{
 	MarkersInGodoc, RoleMissingReviewRules, RoleStale, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
 	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, ProxyPortCollision, TLSOptionsDiscarded,
-	BundleOutOfStep,
+	BundleOutOfStep, HelmOutOfStep,
 }
 
 // Finding is one defect. The JSON field names are part of diagkit check's output format.
@@ -64,7 +65,7 @@ func Run(root string, opts Options) ([]Finding, error) {
 	// role-stale runs last: it leaves out drift that an earlier finding already explains.
 	for _, check := range []func(*repo) error{
 		checkIgnoredMarkers, checkRBACPaths, checkReviewRules, checkTLSOptions,
-		checkManagerArgs, checkMetricsAddress, checkProxies, checkBundles, checkRoleStale,
+		checkManagerArgs, checkMetricsAddress, checkProxies, checkBundles, checkHelmCharts, checkRoleStale,
 	} {
 		if err := check(r); err != nil {
 			return nil, err

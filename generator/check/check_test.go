@@ -99,6 +99,11 @@ func TestFindings(t *testing.T) {
 			want: []string{"proxy-port-collision config/default-with-metrics-port/manager_auth_proxy_patch.yaml:15"}},
 		{name: "TLS options dropped by the derivation", base: "etcdadm-controller", retrofit: true, defect: "tls-options-discarded",
 			want: []string{"tls-options-discarded main.go:73"}},
+		{name: "a Helm chart left as it was passes the old flag and grants no reviews", base: "etcdadm-controller", retrofit: true, defect: "helm-out-of-step",
+			want: []string{
+				"helm-out-of-step charts/etcdadm-controller/templates/clusterrole.yaml:5",
+				"helm-out-of-step charts/etcdadm-controller/templates/deployment.yaml:18",
+			}},
 		{name: "eks-anywhere at HEAD", base: "eks-anywhere", retrofit: true, defect: "eks-anywhere-head",
 			want: []string{"role-missing-review-rules config/rbac/role.yaml:6", "markers-in-godoc manager/main.go:58", "tls-options-discarded manager/main.go:74"}},
 
@@ -114,8 +119,9 @@ func TestFindings(t *testing.T) {
 		{name: "cluster-api-provider-tinkerbell after retrofit", base: "cluster-api-provider-tinkerbell", retrofit: true},
 		{name: "eks-anywhere after retrofit: the committed bundle is not regenerated", base: "eks-anywhere", retrofit: true,
 			want: []string{"bundle-out-of-step config/manifest/eksa-components.yaml:18", "bundle-out-of-step config/manifest/eksa-components.yaml:168"}},
-		{name: "eks-anywhere-packages after retrofit: the kube-rbac-proxy patch collides and overrides the args", base: "eks-anywhere-packages", retrofit: true,
+		{name: "eks-anywhere-packages after retrofit: the kube-rbac-proxy patch collides and overrides the args, the chart is untouched", base: "eks-anywhere-packages", retrofit: true,
 			want: []string{
+				"helm-out-of-step charts/eks-anywhere-packages/templates/deployment.yaml:28",
 				"proxy-port-collision config/default/manager_auth_proxy_patch.yaml:15",
 				"manifest-no-diagnostics-args config/default/manager_auth_proxy_patch.yaml:24",
 				"role-stale config/rbac/role.yaml:8",

@@ -9,5 +9,6 @@
 // It reads the repository through the generator's own parsers (generator.Detect and its gosource,
 // rbacrole, makefile and manifest packages), so check and retrofit agree on what a repository says. It
 // writes nothing, runs neither controller-gen nor kustomize, and does not evaluate kustomize overlays: a
-// strategic-merge patch that sets the manager's args is checked on its own, like manager.yaml.
+// strategic-merge patch that sets the manager's args is checked on its own, like manager.yaml. Helm charts
+// are rendered in process with Helm's own engine and their default values, as `helm template` does.
 package check
