@@ -4,7 +4,9 @@ package generator
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"golang.org/x/mod/semver"
 
@@ -54,13 +56,25 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	}
 	p.Backend = string(backend)
 
-	collected, _ := gosource.PackageMarkers(t.MainPackage)
+	collected, ignored := gosource.PackageMarkers(t.MainPackage)
 	markerRules, err := rbacrole.FromMarkers(collected, t.RoleName)
 	if err != nil {
 		return nil, err
 	}
-	addMarkers := !rbacrole.Grants(markerRules, rbacrole.DiagnosticsRules)
-	goChanges, err := gosource.Patch(t.Manager, backend, addMarkers)
+	markers, err := markerEdit(t, markerRules, ignored)
+	if err != nil {
+		return nil, err
+	}
+	addMarkers := markers != gosource.MarkersCollected
+	if markers == gosource.FreeDocMarkers {
+		// Once free-standing, they are collected like any other.
+		docRules, err := rbacrole.FromMarkers(docMarkers(t.Manager, ignored), t.RoleName)
+		if err != nil {
+			return nil, err
+		}
+		markerRules = append(markerRules, docRules...)
+	}
+	goChanges, err := gosource.Patch(t.Manager, backend, markers)
 	if err != nil {
 		return nil, err
 	}
@@ -221,4 +235,32 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// markerEdit decides how the review markers reach controller-gen: already collected, present but in the
+// manager function's doc comment (freed, not duplicated), or added.
+func markerEdit(t *Target, collected []rbacrole.Rule, ignored []gosource.Marker) (gosource.MarkerEdit, error) {
+	if rbacrole.Grants(collected, rbacrole.DiagnosticsRules) {
+		return gosource.MarkersCollected, nil
+	}
+	doc, err := rbacrole.FromMarkers(docMarkers(t.Manager, ignored), t.RoleName)
+	if err != nil {
+		return 0, err
+	}
+	if rbacrole.Grants(append(slices.Clone(collected), doc...), rbacrole.DiagnosticsRules) {
+		return gosource.FreeDocMarkers, nil
+	}
+	return gosource.AddMarkers, nil
+}
+
+// docMarkers are the ignored RBAC markers in the doc comment of the manager's function.
+func docMarkers(m *gosource.Manager, ignored []gosource.Marker) []gosource.Marker {
+	var doc []gosource.Marker
+	decl := "func " + m.Func.Name.Name
+	for _, mk := range ignored {
+		if mk.File == m.File.Path && mk.Decl == decl && !mk.Inside && strings.HasPrefix(mk.Text, "+kubebuilder:rbac:") {
+			doc = append(doc, mk)
+		}
+	}
+	return doc
 }

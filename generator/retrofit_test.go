@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/check"
 	"github.com/diagkit/diagkit/generator/edit"
 )
 
@@ -233,4 +235,88 @@ func insideEdits(c generator.FileChange, l numberedLine) bool {
 		}
 	}
 	return false
+}
+
+// TestHalfDoneRepositories retrofits repositories that are partly done already — a retrofitted fixture with
+// one piece undone by a diff (generator/check's defect fixtures, and testdata/halfdone) — and checks that the
+// generator completes exactly what is missing: the reviewed golden diff, a second run changes nothing, and
+// diagkit check then finds nothing but what the generator leaves to a person.
+func TestHalfDoneRepositories(t *testing.T) {
+	tests := []struct {
+		base, diff string // diff: relative to testdata/ of this package
+		golden     string // testdata/golden/halfdone-<golden>.diff; empty: the plan must be empty
+		remaining  []check.ID
+	}{
+		{base: "etcdadm-controller"}, // done: nothing to plan
+		{base: "etcdadm-controller", diff: "../check/testdata/defects/markers-in-godoc.diff", golden: "markers-in-godoc"},
+		{base: "etcdadm-controller", diff: "halfdone/markers-after-godoc-prose.diff", golden: "markers-after-godoc-prose"},
+		{base: "etcdadm-controller", diff: "../check/testdata/defects/role-missing-review-rules.diff", golden: "role-missing-review-rules"},
+		{base: "etcdadm-controller", diff: "../check/testdata/defects/manifest-no-port.diff", golden: "manifest-no-port"},
+		{base: "etcdadm-controller", diff: "../check/testdata/defects/manifest-no-diagnostics-args.diff", golden: "manifest-no-diagnostics-args"},
+		{base: "eks-anywhere", diff: "../check/testdata/defects/eks-anywhere-head.diff", golden: "eks-anywhere-head",
+			remaining: []check.ID{check.BundleOutOfStep, check.TLSOptionsDiscarded}},
+	}
+	for _, tt := range tests {
+		name := tt.golden
+		if name == "" {
+			name = "retrofitted " + tt.base
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := copyFixture(t, tt.base)
+			if err := generator.Apply(plan(t, dir)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.diff != "" {
+				patch, err := filepath.Abs(filepath.Join("testdata", tt.diff))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command("git", "apply", "-p1", patch)
+				cmd.Dir, cmd.Env = dir, append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("git apply %s: %v\n%s", tt.diff, err, out)
+				}
+			}
+			p := plan(t, dir)
+			got := diffOf(t, p)
+			if tt.golden == "" {
+				if !p.Empty() {
+					t.Fatalf("a done repository gets a plan:\n%s", got)
+				}
+				return
+			}
+			golden := filepath.Join("testdata", "golden", "halfdone-"+tt.golden+".diff")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./generator -update)", err)
+			}
+			if d := cmp.Diff(string(want), got); d != "" {
+				t.Errorf("plan differs from %s (-want +got):\n%s", golden, d)
+			}
+			if err := generator.Apply(p); err != nil {
+				t.Fatal(err)
+			}
+			if second := plan(t, dir); !second.Empty() {
+				t.Fatalf("second run plans changes:\n%s", diffOf(t, second))
+			}
+			findings, err := check.Run(dir, check.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []check.ID
+			for _, f := range findings {
+				ids = append(ids, f.ID)
+			}
+			slices.Sort(ids)
+			slices.Sort(tt.remaining)
+			if !slices.Equal(ids, tt.remaining) {
+				t.Errorf("diagkit check after the retrofit: %v, want %v", findings, tt.remaining)
+			}
+		})
+	}
 }

@@ -46,9 +46,22 @@ type Change struct {
 	Edited [][2]int
 }
 
-// Patch plans the edits of m's package. addMarkers asks for the RBAC marker group before m's function.
-// It returns one Change per file that changes, in package file order.
-func Patch(m *Manager, backend Backend, addMarkers bool) ([]Change, error) {
+// MarkerEdit says what Patch does about the RBAC markers the diagnostics endpoint needs.
+type MarkerEdit int
+
+const (
+	// MarkersCollected: controller-gen already collects markers granting the reviews; nothing to do.
+	MarkersCollected MarkerEdit = iota
+	// AddMarkers: add them as a free-standing comment group before the manager's function.
+	AddMarkers
+	// FreeDocMarkers: they are in the manager function's doc comment, where controller-gen ignores them
+	// (EKS Anywhere, the etcdadm providers); make them a free-standing group instead of adding a second one.
+	FreeDocMarkers
+)
+
+// Patch plans the edits of m's package, and the RBAC markers as markers says. It returns one Change per
+// file that changes, in package file order.
+func Patch(m *Manager, backend Backend, markers MarkerEdit) ([]Change, error) {
 	edits := map[*File][]edit.Edit{}
 	reasons := map[*File][]string{}
 	add := func(f *File, why string, es ...edit.Edit) {
@@ -63,13 +76,17 @@ func Patch(m *Manager, backend Backend, addMarkers bool) ([]Change, error) {
 			return nil, err
 		}
 	}
-	if addMarkers {
+	switch markers {
+	case AddMarkers:
 		anchor := ast.Node(m.Func)
 		if m.Func.Doc != nil {
 			anchor = m.Func.Doc
 		}
 		add(m.File, "add the tokenreviews and subjectaccessreviews RBAC markers where controller-gen collects them",
 			edit.Insert(m.File.Offset(anchor.Pos()), strings.Join(RBACMarkers, "\n")+"\n\n"))
+	case FreeDocMarkers:
+		why, es := freeDocMarkers(m)
+		add(m.File, why, es...)
 	}
 
 	var changes []Change
@@ -353,4 +370,40 @@ func lineEnd(src []byte, off int) int {
 		off++
 	}
 	return off
+}
+
+// freeDocMarkers takes the +kubebuilder:rbac lines out of the manager function's doc comment: a blank line
+// after them when they are the whole comment, else they move above it, followed by a blank line.
+func freeDocMarkers(m *Manager) (string, []edit.Edit) {
+	doc, name := m.Func.Doc, m.Func.Name.Name
+	var markers, prose []*ast.Comment
+	for _, c := range doc.List {
+		if text, ok := markerText(c.Text); ok && strings.HasPrefix(text, "+kubebuilder:rbac:") {
+			markers = append(markers, c)
+		} else {
+			prose = append(prose, c)
+		}
+	}
+	line := m.File.Line
+	if len(prose) == 0 {
+		return fmt.Sprintf("separate the RBAC markers (lines %d-%d) from func %s with a blank line: controller-gen ignores a function's doc comment",
+				line(doc.Pos()), line(doc.End()), name),
+			[]edit.Edit{edit.Insert(m.File.Offset(doc.End()), "\n")}
+	}
+	var block strings.Builder
+	var es []edit.Edit
+	for _, c := range markers {
+		block.WriteString(c.Text + "\n")
+		start, end := m.File.Offset(c.Pos()), m.File.Offset(c.End())
+		for start > 0 && m.File.Src[start-1] != '\n' {
+			start--
+		}
+		if end < len(m.File.Src) && m.File.Src[end] == '\n' {
+			end++
+		}
+		es = append(es, edit.Edit{Start: start, End: end})
+	}
+	block.WriteString("\n")
+	es = append(es, edit.Insert(m.File.Offset(doc.Pos()), block.String()))
+	return fmt.Sprintf("move the RBAC markers out of func %s's doc comment (line %d): controller-gen ignores a function's doc comment", name, line(markers[0].Pos())), es
 }
