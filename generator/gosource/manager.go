@@ -20,6 +20,7 @@ const (
 	crManager         = "sigs.k8s.io/controller-runtime/pkg/manager"
 	crMetricsServer   = "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crWebhook         = "sigs.k8s.io/controller-runtime/pkg/webhook"
+	crZap             = "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	stdFlag           = "flag"
 	pflagPath         = "github.com/spf13/pflag"
 )

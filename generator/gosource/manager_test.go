@@ -57,3 +57,67 @@ func TestAnalyzeRejectsWhatItCannotCarryOver(t *testing.T) {
 		})
 	}
 }
+
+// A zap-based manager gets FollowZap before its logger is built, so PUT /debug/flags/v sets the zap level;
+// a logger built another way is left alone.
+func TestPatchFollowsZap(t *testing.T) {
+	const zapHeader = `package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+var setupLog = ctrl.Log
+
+func main() {
+	var metricsAddr string
+	flag.StringVar(&metricsAddr, "metrics-addr", ":8080", "metrics")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+`
+	manager := "\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
+		"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
+	tests := []struct {
+		name, logger string
+		want         []string // in this order in the output
+		absent       string
+	}{
+		{"flag options are followed", "\tctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))\n",
+			[]string{"diagnosticsOptions.FollowZap(&opts)\n\tctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))"}, ""},
+		{"development mode becomes options", "\tctrl.SetLogger(zap.New(zap.UseDevMode(true)))\n",
+			[]string{"zapOptions := zap.Options{Development: true}\n\tdiagnosticsOptions.FollowZap(&zapOptions)\n\tctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))"}, ""},
+		{"other shapes are left", "\tctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))\n", nil, "FollowZap"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseSource("main.go", []byte(zapHeader+tt.logger+manager))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkg := &Package{Dir: ".", Files: []*File{f}}
+			m, err := Analyze(pkg, f, FindManagerCall(f)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			changes, err := Patch(m, Diagkit, MarkersCollected)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(changes[0].After)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tt.absent != "" && strings.Contains(out, tt.absent) {
+				t.Errorf("output has %q:\n%s", tt.absent, out)
+			}
+		})
+	}
+}

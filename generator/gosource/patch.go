@@ -216,6 +216,12 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 		edit.Insert(m.File.Offset(m.OptionsStmt.Pos()), derive),
 		edit.Edit{Start: m.File.Offset(m.Metrics.Value.Pos()), End: m.File.Offset(m.Metrics.Value.End()), Text: metricsValue})
 
+	if backend == Diagkit {
+		if why, es := m.planFollowZap(source); len(es) > 0 {
+			add(m.File, why, es...)
+		}
+	}
+
 	webhookEdits, err := m.planWebhookTLS()
 	if err != nil {
 		return err
@@ -231,6 +237,58 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 		}
 	}
 	return nil
+}
+
+// planFollowZap makes PUT /debug/flags/v move the level of the manager's controller-runtime zap logger
+// (klog alone would change nothing a zap-based manager logs): before the statement building the logger
+// in the manager's function, options.FollowZap(&zapOptions). zap.New(zap.UseFlagOptions(&o)) follows o;
+// zap.New(zap.UseDevMode(b)) becomes the equivalent zap.Options{Development: b}. Other shapes are left.
+func (m *Manager) planFollowZap(options string) (string, []edit.Edit) {
+	if m.Func.Body == nil {
+		return "", nil
+	}
+	var stmt ast.Stmt
+	var call *ast.CallExpr
+	for _, s := range m.Func.Body.List {
+		ast.Inspect(s, func(n ast.Node) bool {
+			if c, ok := n.(*ast.CallExpr); ok && call == nil && m.isSelectorOf(m.File, c.Fun, crZap, "New") && len(c.Args) == 1 {
+				stmt, call = s, c
+			}
+			return call == nil
+		})
+		if call != nil {
+			break
+		}
+	}
+	if call == nil || strings.Contains(m.File.Text(m.Func.Body), ".FollowZap(") {
+		return "", nil
+	}
+	arg, ok := call.Args[0].(*ast.CallExpr)
+	if !ok || len(arg.Args) != 1 {
+		return "", nil
+	}
+	zapPkg := call.Fun.(*ast.SelectorExpr).X.(*ast.Ident).Name
+	indent := "\n"
+	switch {
+	case m.isSelectorOf(m.File, arg.Fun, crZap, "UseFlagOptions"):
+		u, ok := arg.Args[0].(*ast.UnaryExpr)
+		if !ok || u.Op != token.AND {
+			return "", nil
+		}
+		return "let PUT /debug/flags/v set the zap logger's level too",
+			[]edit.Edit{edit.Insert(m.File.Offset(stmt.Pos()), fmt.Sprintf("%s.FollowZap(&%s)%s", options, m.File.Text(u.X), indent))}
+	case m.isSelectorOf(m.File, arg.Fun, crZap, "UseDevMode"):
+		if declares(m.Func, "zapOptions") {
+			return "", nil
+		}
+		return "build the zap logger from zap.Options so that PUT /debug/flags/v sets its level too",
+			[]edit.Edit{
+				edit.Insert(m.File.Offset(stmt.Pos()), fmt.Sprintf("zapOptions := %s.Options{Development: %s}\n%s.FollowZap(&zapOptions)%s",
+					zapPkg, m.File.Text(arg.Args[0]), options, indent)),
+				{Start: m.File.Offset(arg.Pos()), End: m.File.Offset(arg.End()), Text: zapPkg + ".UseFlagOptions(&zapOptions)"},
+			}
+	}
+	return "", nil
 }
 
 // planWebhookTLS hands tlsOptions to the webhook server: an inline webhook.NewServer(webhook.Options{…})
