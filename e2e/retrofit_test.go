@@ -8,11 +8,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
 	"github.com/diagkit/diagkit/e2e/framework"
 	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/gosource"
 )
 
 // retrofitTargets are the generator's fixtures (generator/testdata/targets) and how to run each
@@ -20,12 +28,16 @@ import (
 var retrofitTargets = []struct {
 	name    string
 	mainPkg string
-	args    []string // before the diagnostics flags
+	// subcommand comes before the rendered Deployment's args, args after them (overriding listeners the
+	// test cannot bind, such as health probes on fixed ports).
+	subcommand []string
+	args       []string
 	// metric is a series every manager's registry has, proving the body is that manager's /metrics.
 	metric string
 }{
 	{name: "eks-anywhere", mainPkg: "./manager", args: []string{"--health-probe-bind-address=0"}},
-	{name: "eks-anywhere-packages", mainPkg: ".", args: []string{"server", "--health-probe-bind-address=0"}},
+	// Its kustomize config predates the server subcommand the binary needs (targets.md §2).
+	{name: "eks-anywhere-packages", mainPkg: ".", subcommand: []string{"server"}, args: []string{"--health-probe-bind-address=0"}},
 	{name: "etcdadm-bootstrap-provider", mainPkg: "."},
 	{name: "etcdadm-controller", mainPkg: "."},
 	{name: "cluster-api-provider-tinkerbell", mainPkg: ".", args: []string{"--health-addr=0"}},
@@ -58,31 +70,30 @@ func TestRetrofittedTargets(t *testing.T) {
 			t.Run("controller-gen writes the same role.yaml", func(t *testing.T) {
 				checkRoleOracle(t, dir, controllerGens, retrofitted, plan)
 			})
-			t.Run("kustomize renders the diagnostics args, port and rules", func(t *testing.T) {
-				out := runIn(t, dir, kustomize, "build", "config/default")
-				for _, want := range []string{"containerPort: 8443", "tokenreviews", "subjectaccessreviews"} {
-					if !strings.Contains(out, want) {
-						t.Errorf("kustomize build config/default lacks %q", want)
+			var managerArgs []string
+			t.Run("kustomize renders the diagnostics args, port and rules, and no kube-rbac-proxy", func(t *testing.T) {
+				// config/default, and every overlay that added a kube-rbac-proxy sidecar.
+				builds := []string{"config/default"}
+				for _, patch := range retrofitted.ProxyPatches {
+					if d := filepath.Dir(patch); !slices.Contains(builds, d) {
+						builds = append(builds, d)
 					}
 				}
-				if len(retrofitted.ProxyPatches) > 0 {
-					// A kube-rbac-proxy patch rewrites the manager's args; the plan must say so.
-					if !strings.Contains(strings.Join(plan.Warnings, "\n"), "kube-rbac-proxy") {
-						t.Errorf("%v override the manager's args, and the plan does not warn: %q", retrofitted.ProxyPatches, plan.Warnings)
+				for _, build := range builds {
+					out := runIn(t, dir, kustomize, "build", build)
+					for _, want := range []string{"tokenreviews", "subjectaccessreviews"} {
+						if !strings.Contains(out, want) {
+							t.Errorf("kustomize build %s lacks %q", build, want)
+						}
 					}
-					return
-				}
-				for _, want := range []string{"- --diagnostics-address=", "- --insecure-diagnostics="} {
-					if !strings.Contains(out, want) {
-						t.Errorf("kustomize build config/default lacks %q", want)
+					args := checkRenderedManager(t, build, out, retrofitted.Container.Name, retrofitted.Manager.Registration)
+					if build == "config/default" {
+						managerArgs = args
 					}
-				}
-				if strings.Contains(out, "metrics-bind-addr") || strings.Contains(out, "--metrics-addr") {
-					t.Error("kustomize build config/default still passes the old metrics bind flag")
 				}
 			})
 			t.Run("the retrofitted manager answers 401/403/200", func(t *testing.T) {
-				checkLive(t, dir, bin, target.name, target.args)
+				checkLive(t, dir, bin, target.name, append(append(slices.Clone(target.subcommand), deployableArgs(managerArgs)...), target.args...))
 			})
 		})
 	}
@@ -181,6 +192,105 @@ func checkLive(t *testing.T, dir, bin, name string, args []string) {
 			t.Errorf("reader got no controller-runtime metrics:\n%.400s", resp.Body)
 		}
 	}
+	// The old plain-HTTP metrics listener is gone: the diagnostics endpoint is the process's only one.
+	listening, err := mgr.Listening()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(listening, []string{addr}) {
+		t.Errorf("%s listens on %v, want only the diagnostics endpoint %s", name, listening, addr)
+	}
+}
+
+// checkRenderedManager checks the manager's Deployment in a kustomize build: no kube-rbac-proxy, the
+// diagnostics args (and not the old metrics flag), container port 8443, and every Service selecting the
+// manager's pods reaching a port the manager has. It returns the manager's args.
+func checkRenderedManager(t *testing.T, build, out, container string, old *gosource.Registration) []string {
+	t.Helper()
+	objs, err := framework.Decode([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manager *corev1.Container
+	var pod map[string]string
+	var services []corev1.Service
+	for _, o := range objs {
+		b, _ := yaml.Marshal(o.Object)
+		switch o.GetKind() {
+		case "Deployment":
+			var d appsv1.Deployment
+			if err := yaml.Unmarshal(b, &d); err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range d.Spec.Template.Spec.Containers {
+				if strings.Contains(c.Name, "kube-rbac-proxy") || strings.Contains(c.Image, "kube-rbac-proxy") {
+					t.Errorf("%s: Deployment %s still runs %s", build, d.Name, c.Name)
+				}
+				if c.Name == container {
+					manager, pod = &d.Spec.Template.Spec.Containers[i], d.Spec.Template.Labels
+				}
+			}
+		case "Service":
+			var svc corev1.Service
+			if err := yaml.Unmarshal(b, &svc); err != nil {
+				t.Fatal(err)
+			}
+			services = append(services, svc)
+		}
+	}
+	if manager == nil {
+		t.Fatalf("%s: no container %s", build, container)
+	}
+	args := strings.Join(manager.Args, " ")
+	for _, want := range []string{"--diagnostics-address=", "--insecure-diagnostics="} {
+		if !strings.Contains(args, want) {
+			t.Errorf("%s: manager args %q lack %s", build, args, want)
+		}
+	}
+	if strings.Contains(args, "--insecure-diagnostics=true") || regexp.MustCompile(`--insecure-diagnostics(\s|$)`).MatchString(args) {
+		t.Errorf("%s: manager args %q serve insecurely", build, args)
+	}
+	if old != nil && strings.Contains(args, "--"+old.FlagName+"=") {
+		t.Errorf("%s: manager args %q still pass --%s", build, args, old.FlagName)
+	}
+	has8443 := false
+	for _, p := range manager.Ports {
+		has8443 = has8443 || p.ContainerPort == 8443
+	}
+	if !has8443 {
+		t.Errorf("%s: manager declares no container port 8443: %+v", build, manager.Ports)
+	}
+	for _, svc := range services {
+		selects := len(svc.Spec.Selector) > 0
+		for k, v := range svc.Spec.Selector {
+			selects = selects && pod[k] == v
+		}
+		if !selects {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			// A numeric targetPort reaches the pod whether or not the container declares it (webhook
+			// Services do that); a named one needs a port of that name.
+			if sp.TargetPort.Type == intstr.String && !slices.ContainsFunc(manager.Ports, func(p corev1.ContainerPort) bool { return sp.TargetPort.StrVal == p.Name }) {
+				t.Errorf("%s: Service %s port %s targets %s, which the manager does not have (%+v)", build, svc.Name, sp.Name, sp.TargetPort.String(), manager.Ports)
+			}
+		}
+	}
+	return manager.Args
+}
+
+// deployableArgs are the Deployment's args as a test can run them: clusterctl ${VAR:=default} resolved
+// to the default, and no leader election (it needs the in-cluster namespace).
+func deployableArgs(args []string) []string {
+	variable := regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*:?=([^}]*)\}`)
+	var out []string
+	for _, a := range args {
+		if strings.Contains(a, "leader-elect") {
+			continue
+		}
+		out = append(out, variable.ReplaceAllString(a, "$1"))
+	}
+	return out
 }
 
 func requireEnv(t *testing.T, name string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/diagkit/diagkit/generator/edit"
 	"github.com/diagkit/diagkit/generator/gosource"
+	"github.com/diagkit/diagkit/generator/manifest"
 	"github.com/diagkit/diagkit/generator/rbacrole"
 )
 
@@ -114,14 +115,24 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 		return nil, err
 	}
 
+	oldFlag := ""
+	if r := t.Manager.Registration; r != nil {
+		oldFlag = r.FlagName
+	}
+	managerName := "manager"
 	if t.Container != nil {
-		oldFlag := ""
-		if r := t.Manager.Registration; r != nil {
-			oldFlag = r.FlagName
-		}
+		managerName = t.Container.Name
 		edits, why, err := t.Container.Patch(oldFlag)
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(t.ProxyPatches, t.ManagerManifest) {
+			// A sidecar in manager.yaml itself: removed in the same pass, the manager patched above.
+			proxyEdits, proxyWhy, err := manifest.RemoveProxy(t.ManagerManifest, t.files[t.ManagerManifest].data, managerName, oldFlag, false)
+			if err != nil {
+				return nil, err
+			}
+			edits, why = append(edits, proxyEdits...), append(why, proxyWhy...)
 		}
 		after, err := edit.Apply(t.files[t.ManagerManifest].data, edits)
 		if err != nil {
@@ -132,8 +143,25 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 		p.Warnings = append(p.Warnings, DefaultManagerManifest+" not found; pass --diagnostics-address and expose port 8443 where the manager is deployed")
 	}
 
+	// kube-rbac-proxy sidecars added by patches and overlays: removed, the manager's args in the same patch
+	// secured, the sidecar's port name moved to the manager's 8443 so Services keep working.
 	for _, patch := range t.ProxyPatches {
-		p.Warnings = append(p.Warnings, patch+" adds a kube-rbac-proxy sidecar in front of the old metrics address and may override the manager's args; remove it so the manager serves 8443 itself")
+		if patch == t.ManagerManifest {
+			continue
+		}
+		src, err := t.read(patch)
+		if err != nil {
+			return nil, err
+		}
+		edits, why, err := manifest.RemoveProxy(patch, src, managerName, oldFlag, true)
+		if err != nil {
+			return nil, err
+		}
+		after, err := edit.Apply(src, edits)
+		if err != nil {
+			return nil, err
+		}
+		change(patch, after, ranges(edits...), why...)
 	}
 	for _, c := range changes {
 		p.Changes = append(p.Changes, *c)

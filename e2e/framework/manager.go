@@ -5,12 +5,14 @@ package framework
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -152,4 +154,51 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Listening returns the TCP addresses the process listens on, from /proc: its socket inodes matched
+// against the kernel's table of listening sockets.
+func (m *Manager) Listening() ([]string, error) {
+	pid := m.cmd.Process.Pid
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return nil, fmt.Errorf("list the process's descriptors: %w", err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil {
+			if inode, ok := strings.CutPrefix(target, "socket:["); ok {
+				inodes[strings.TrimSuffix(inode, "]")] = true
+			}
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			// local_address st ... inode: state 0A is LISTEN.
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			addrs = append(addrs, procAddress(f[1]))
+		}
+	}
+	return addrs, nil
+}
+
+// procAddress turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080" (IPv6 in hex words).
+func procAddress(s string) string {
+	hexIP, hexPort, _ := strings.Cut(s, ":")
+	port, _ := strconv.ParseUint(hexPort, 16, 16)
+	raw, _ := hex.DecodeString(hexIP)
+	ip := make(net.IP, len(raw))
+	// The kernel prints each 32-bit word in host (little-endian) order.
+	for i := 0; i+4 <= len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
 }

@@ -229,42 +229,52 @@ func (c *Container) Patch(oldFlag string) (edits []edit.Edit, why []string, err 
 	return append(edits, portEdits...), append(why, portWhy...), nil
 }
 
-func (c *Container) patchPort() ([]edit.Edit, []string, error) {
+func (c *Container) patchPort() ([]edit.Edit, []string, error) { return c.patchPortNamed(PortName) }
+
+// patchPortNamed gives the container port 8443 named name: nothing when it has 8443, the number changed
+// when it has a port of that name, else a new item (and ports: key, after args, image or name).
+func (c *Container) patchPortNamed(name string) ([]edit.Edit, []string, error) {
 	ports := walk(c.node, "ports")
-	const why = "expose container port 8443 named metrics"
+	why := "expose container port 8443 named " + name
 	if ports != nil && ports.Kind == yamlv3.SequenceNode && len(ports.Content) > 0 {
 		for _, p := range ports.Content {
 			if scalar(p, "containerPort") == "8443" {
 				return nil, nil, nil
 			}
-			if scalar(p, "name") == PortName {
+			if scalar(p, "name") == name {
 				n := walk(p, "containerPort")
 				off := c.offset(n)
-				return []edit.Edit{{Start: off, End: off + len(n.Value), Text: "8443"}}, []string{"move the metrics port to 8443"}, nil
+				return []edit.Edit{{Start: off, End: off + len(n.Value), Text: "8443"}}, []string{"move the " + name + " port to 8443"}, nil
 			}
 		}
 		last := ports.Content[len(ports.Content)-1]
 		_, end := c.itemSpan(last)
-		return []edit.Edit{edit.Insert(end, portItem(c.indentOf(last)))}, []string{why}, nil
+		return []edit.Edit{edit.Insert(end, portItemNamed(c.indentOf(last), name))}, []string{why}, nil
 	}
-	// No ports yet: a new key after args (or before image), indented like the file's other sequences.
+	// No ports yet: a new key after args (or before image, or after name in a patch), indented like the
+	// file's other sequences.
+	if args := walk(c.node, "args"); args != nil && len(args.Content) > 0 {
+		_, at := c.itemSpan(args.Content[len(args.Content)-1])
+		itemIndent := c.indentOf(args.Content[0])
+		keyIndent := c.lineIndent(c.lines[walkKey(c.node, "args").Line-1])
+		return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(itemIndent, name))}, []string{why}, nil
+	}
 	at, err := c.keyLine("image")
 	if err != nil {
-		return nil, nil, err
+		nameKey := walkKey(c.node, "name")
+		if nameKey == nil {
+			return nil, nil, err
+		}
+		// The "- name:" line: the key goes on the next line, two columns in from the dash.
+		line := c.lines[nameKey.Line-1]
+		at = line + len(edit.LineAt(c.src, line))
+		keyIndent := c.indentOf(c.node) + "  "
+		return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(keyIndent, name))}, []string{why}, nil
 	}
 	keyIndent := c.lineIndent(at)
-	itemIndent := keyIndent
-	if args := walk(c.node, "args"); args != nil && len(args.Content) > 0 {
-		_, at = c.itemSpan(args.Content[len(args.Content)-1])
-		itemIndent = c.indentOf(args.Content[0])
-		keyIndent = c.lineIndent(c.lines[walkKey(c.node, "args").Line-1])
-	}
-	return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItem(itemIndent))}, []string{why}, nil
+	return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(keyIndent, name))}, []string{why}, nil
 }
 
-func portItem(indent string) string {
-	return indent + "- containerPort: 8443\n" + indent + "  name: " + PortName + "\n" + indent + "  protocol: TCP\n"
-}
 
 func (c *Container) hasArg(flag string) bool {
 	for _, a := range c.Args() {
