@@ -275,7 +275,6 @@ func (c *Container) patchPortNamed(name string) ([]edit.Edit, []string, error) {
 	return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(keyIndent, name))}, []string{why}, nil
 }
 
-
 func (c *Container) hasArg(flag string) bool {
 	for _, a := range c.Args() {
 		if a == flag || strings.HasPrefix(a, flag+"=") {
