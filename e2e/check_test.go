@@ -30,7 +30,7 @@ func TestCheckAgreesWithControllerGen(t *testing.T) {
 	}{
 		{name: "retrofitted cluster-api-provider-tinkerbell", base: "cluster-api-provider-tinkerbell"},
 		{name: "retrofitted eks-anywhere", base: "eks-anywhere", after: []diagcheck.ID{diagcheck.BundleOutOfStep, diagcheck.BundleOutOfStep}},
-		{name: "retrofitted eks-anywhere-packages", base: "eks-anywhere-packages", after: []diagcheck.ID{diagcheck.HelmOutOfStep}},
+		{name: "retrofitted eks-anywhere-packages", base: "eks-anywhere-packages"},
 		{name: "retrofitted etcdadm-bootstrap-provider", base: "etcdadm-bootstrap-provider"},
 		{name: "retrofitted etcdadm-controller", base: "etcdadm-controller"},
 		{name: "a stale role", base: "etcdadm-controller", defect: "role-stale"},

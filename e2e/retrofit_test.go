@@ -21,6 +21,8 @@ import (
 	"github.com/diagkit/diagkit/e2e/framework"
 	"github.com/diagkit/diagkit/generator"
 	"github.com/diagkit/diagkit/generator/gosource"
+	"github.com/diagkit/diagkit/generator/helmchart"
+	"github.com/diagkit/diagkit/generator/manifest"
 )
 
 // retrofitTargets are the generator's fixtures (generator/testdata/targets) and how to run each
@@ -92,6 +94,33 @@ func TestRetrofittedTargets(t *testing.T) {
 					}
 				}
 			})
+			charts, err := helmchart.Find(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, chartDir := range charts {
+				t.Run("helm template "+chartDir+" renders the diagnostics args, port and rules; the manager runs with them", func(t *testing.T) {
+					chart, err := helmchart.Load(dir, chartDir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					rendered, err := chart.Render()
+					if err != nil {
+						t.Fatal(err)
+					}
+					var docs []string
+					for _, doc := range rendered {
+						docs = append(docs, doc)
+					}
+					out := strings.Join(docs, "\n---\n")
+					container := chartManager(t, out)
+					args := checkRenderedManager(t, "helm template "+chartDir, out, container, retrofitted.Manager.Registration)
+					if !strings.Contains(out, "tokenreviews") || !strings.Contains(out, "subjectaccessreviews") {
+						t.Errorf("helm template %s grants no reviews", chartDir)
+					}
+					checkLive(t, dir, bin, target.name+"-chart", append(deployableArgs(args), target.args...))
+				})
+			}
 			t.Run("the retrofitted manager answers 401/403/200", func(t *testing.T) {
 				checkLive(t, dir, bin, target.name, append(append(slices.Clone(target.subcommand), deployableArgs(managerArgs)...), target.args...))
 			})
@@ -277,6 +306,22 @@ func checkRenderedManager(t *testing.T, build, out, container string, old *gosou
 		}
 	}
 	return manager.Args
+}
+
+// chartManager is the name of the rendered container that passes --diagnostics-address.
+func chartManager(t *testing.T, out string) string {
+	t.Helper()
+	containers, err := manifest.FindAll("chart", []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range containers {
+		if _, _, ok := c.Arg(manifest.AddressFlag, true); ok {
+			return c.Name
+		}
+	}
+	t.Fatal("no rendered container passes --diagnostics-address")
+	return ""
 }
 
 // deployableArgs are the Deployment's args as a test can run them: clusterctl ${VAR:=default} resolved

@@ -12,6 +12,7 @@ import (
 
 	"github.com/diagkit/diagkit/generator/edit"
 	"github.com/diagkit/diagkit/generator/gosource"
+	"github.com/diagkit/diagkit/generator/helmchart"
 	"github.com/diagkit/diagkit/generator/manifest"
 	"github.com/diagkit/diagkit/generator/rbacrole"
 )
@@ -163,6 +164,39 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 		}
 		change(patch, after, ranges(edits...), why...)
 	}
+	// Helm charts deploying the manager (EKS Anywhere packages installs from a hand-written one), also
+	// when main.go was retrofitted before and the old flag is known only from the chart.
+	chartFlags := []string{"metrics-bind-address", "metrics-addr", "metrics-bind-addr"}
+	if oldFlag != "" {
+		chartFlags = []string{oldFlag}
+	}
+	charts, err := helmchart.Find(t.Root)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range charts {
+		chart, err := helmchart.Load(t.Root, dir)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %w", dir, err)
+		}
+		for _, flag := range chartFlags {
+			patched, warnings, err := chart.Patch(flag)
+			if err != nil {
+				return nil, err
+			}
+			p.Warnings = append(p.Warnings, warnings...)
+			for _, c := range patched {
+				if _, err := t.read(c.Path); err != nil {
+					return nil, err
+				}
+				change(c.Path, c.After, ranges(c.Edits...), c.Reasons...)
+			}
+			if len(patched) > 0 {
+				break
+			}
+		}
+	}
+
 	for _, c := range changes {
 		p.Changes = append(p.Changes, *c)
 	}

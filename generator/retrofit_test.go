@@ -253,6 +253,7 @@ func TestHalfDoneRepositories(t *testing.T) {
 		{base: "etcdadm-controller", diff: "../check/testdata/defects/role-missing-review-rules.diff", golden: "role-missing-review-rules"},
 		{base: "etcdadm-controller", diff: "../check/testdata/defects/manifest-no-port.diff", golden: "manifest-no-port"},
 		{base: "etcdadm-controller", diff: "../check/testdata/defects/manifest-no-diagnostics-args.diff", golden: "manifest-no-diagnostics-args"},
+		{base: "etcdadm-controller", diff: "../check/testdata/defects/helm-out-of-step.diff", golden: "helm-out-of-step"},
 		{base: "eks-anywhere", diff: "../check/testdata/defects/eks-anywhere-head.diff", golden: "eks-anywhere-head",
 			remaining: []check.ID{check.BundleOutOfStep, check.TLSOptionsDiscarded}},
 	}

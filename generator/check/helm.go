@@ -5,19 +5,12 @@ package check
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-
+	"github.com/diagkit/diagkit/generator/helmchart"
 	"github.com/diagkit/diagkit/generator/manifest"
 	"github.com/diagkit/diagkit/generator/rbacrole"
 )
@@ -30,41 +23,35 @@ var metricsFlags = []string{manifest.AddressFlag, "--metrics-bind-address", "--m
 // config/ gives the manager. EKS Anywhere's packages controller is installed from such a hand-written
 // chart, so a retrofit of config/ alone leaves every installed cluster as it was.
 func checkHelmCharts(r *repo) error {
-	charts, err := findCharts(r.t.Root)
+	charts, err := helmchart.Find(r.t.Root)
 	if err != nil {
 		return err
 	}
 	for _, dir := range charts {
-		rendered, ch, err := renderChart(filepath.Join(r.t.Root, filepath.FromSlash(dir)))
+		ch, err := helmchart.Load(r.t.Root, dir)
+		var rendered map[string]string
+		if err == nil {
+			rendered, err = ch.Render()
+		}
 		if err != nil {
 			r.report(Finding{ID: HelmOutOfStep, File: path.Join(dir, "Chart.yaml"), Line: 1,
 				Message: fmt.Sprintf("chart cannot be rendered with its default values, so check cannot compare it with config/: %v", err),
 				Fix:     "give every value the templates require a default in values.yaml"})
 			continue
 		}
-		r.checkChart(dir, ch, rendered)
+		r.checkChart(ch, rendered)
 	}
 	return nil
 }
 
-func (r *repo) checkChart(dir string, ch *chart.Chart, rendered map[string]string) {
+func (r *repo) checkChart(ch *helmchart.Chart, rendered map[string]string) {
 	names := make([]string, 0, len(rendered))
 	for name := range rendered {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	// Template names are "<chart>/templates/x.yaml"; findings name the file in the repository.
-	file := func(name string) string { _, rest, _ := strings.Cut(name, "/"); return path.Join(dir, rest) }
-	source := func(name string) []byte {
-		_, rest, _ := strings.Cut(name, "/")
-		for _, t := range ch.Templates {
-			if t.Name == rest {
-				return t.Data
-			}
-		}
-		return nil
-	}
-	fix := "add them to the chart's templates (or to values.yaml where the templates take them from there), then compare `helm template " + dir + "` with `kustomize build config/default`"
+	file, source := ch.File, ch.Source
+	fix := "run `diagkit retrofit` again (it patches charts), or add them to the chart's templates (or to values.yaml where the templates take them from there), then compare `helm template " + ch.Dir + "` with `kustomize build config/default`"
 
 	config := r.t.Container
 	reviewed := r.t.Role != nil && len(uncovered(r.t.Role.Rules, rbacrole.DiagnosticsRules)) == 0
@@ -110,44 +97,6 @@ func (r *repo) checkChart(dir string, ch *chart.Chart, rendered map[string]strin
 			Fix: fix,
 		})
 	}
-}
-
-// findCharts lists the directories holding a Chart.yaml, relative to root, skipping vendored code and
-// test data.
-func findCharts(root string) ([]string, error) {
-	var charts []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "vendor" || d.Name() == "testdata" || d.Name() == "node_modules") {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && d.Name() == "Chart.yaml" {
-			rel, _ := filepath.Rel(root, filepath.Dir(p))
-			charts = append(charts, filepath.ToSlash(rel))
-			return filepath.SkipDir
-		}
-		return nil
-	})
-	return charts, err
-}
-
-// renderChart is `helm template` with the chart's default values and a release named "release".
-func renderChart(dir string) (map[string]string, *chart.Chart, error) {
-	ch, err := loader.Load(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	values, err := chartutil.ToRenderValues(ch, ch.Values, chartutil.ReleaseOptions{Name: "release", Namespace: "default", IsInstall: true}, chartutil.DefaultCapabilities)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := engine.Render(ch, values)
-	if err != nil {
-		return nil, nil, errors.Unwrap(err)
-	}
-	return out, ch, nil
 }
 
 // lineOf is the 1-based line of the first line containing s in a template, or 1.
