@@ -52,3 +52,29 @@ func TestRetrofitModes(t *testing.T) {
 		t.Errorf("detect: %v\n%s", err, out)
 	}
 }
+
+// What retrofit leaves undone is printed with its fix: EKS Anywhere's committed bundle names the make
+// target that regenerates it.
+func TestRetrofitPrintsWhatIsLeft(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "generator", "testdata", "targets", "eks-anywhere"))); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute("retrofit", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"left for you (diagkit check):", "config/manifest/eksa-components.yaml:", "[bundle-out-of-step]", "run `make release-manifests`"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// A repository with nothing left prints no such section.
+	clean := t.TempDir()
+	if err := os.CopyFS(clean, os.DirFS(filepath.Join("..", "..", "generator", "testdata", "targets", "etcdadm-controller"))); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execute("retrofit", clean); err != nil || strings.Contains(out, "left for you") {
+		t.Errorf("etcdadm-controller: %v\n%s", err, out)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/check"
 	"github.com/diagkit/diagkit/generator/gosource"
 )
 
@@ -80,7 +81,19 @@ func (o *retrofitOptions) Run(out, errOut io.Writer) error {
 			return err
 		}
 		plan.Summary(out)
-		return nil
+		// What the generator does not write itself (committed bundles, discarded TLS options, …), as
+		// diagkit check reports it: each with its file, line and fix.
+		findings, err := check.Run(o.dir, check.Options{Main: o.main})
+		if err != nil {
+			// The retrofit itself succeeded and is written.
+			fmt.Fprintln(errOut, "warning: diagkit check could not run:", err)
+			return nil
+		}
+		if len(findings) == 0 {
+			return nil
+		}
+		fmt.Fprintln(out, "\nleft for you (diagkit check):")
+		return check.WriteText(out, findings)
 	}
 	if !plan.Empty() {
 		return errPending
