@@ -117,6 +117,13 @@ func TestFindings(t *testing.T) {
 
 		// And after retrofit: what it leaves to a person (its warnings) shows up here.
 		{name: "cluster-api-provider-tinkerbell after retrofit", base: "cluster-api-provider-tinkerbell", retrofit: true},
+		{name: "cluster-api-provider-cloudstack at HEAD: the overlay's proxy collides, no port, no review rules", base: "cluster-api-provider-cloudstack",
+			want: []string{
+				"proxy-port-collision config/default-with-metrics-port/manager_auth_proxy_patch.yaml:14",
+				"manifest-no-port config/manager/manager.yaml:26",
+				"role-missing-review-rules config/rbac/role.yaml:6",
+			}},
+		{name: "cluster-api-provider-cloudstack after retrofit", base: "cluster-api-provider-cloudstack", retrofit: true},
 		{name: "eks-anywhere after retrofit: the committed bundle is not regenerated", base: "eks-anywhere", retrofit: true,
 			want: []string{"bundle-out-of-step config/manifest/eksa-components.yaml:18", "bundle-out-of-step config/manifest/eksa-components.yaml:168"}},
 		{name: "eks-anywhere-packages after retrofit: kube-rbac-proxy patch and chart done, its role.yaml was never generated", base: "eks-anywhere-packages", retrofit: true,

@@ -39,14 +39,9 @@ func checkProxies(r *repo) error {
 		if upstream, _, ok := p.Arg(proxyUpstreamFlag, true); ok {
 			message += fmt.Sprintf(", and its upstream %s no longer serves metrics", upstream)
 		}
-		fix := "remove container " + p.Name + " from " + p.Path
-		if p.Path != r.t.ManagerManifest {
-			fix = patchFix(r.t.Root, p.Path)
-		}
-		r.report(Finding{
-			ID: ProxyPortCollision, File: p.Path, Line: line, Message: message,
-			Fix: fix + " (the manager authenticates callers itself; diagkit's kustomize component remove-kube-rbac-proxy does it for a build)",
-		})
+		fix := "run `diagkit retrofit`: it removes container " + p.Name + " from " + p.Path +
+			" and gives the manager's 8443 the sidecar's port name, so Services that name it keep working (the manager authenticates callers itself)"
+		r.report(Finding{ID: ProxyPortCollision, File: p.Path, Line: line, Message: message, Fix: fix})
 	}
 	return nil
 }
