@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -129,16 +128,6 @@ func yamlFiles(root string) ([]string, error) {
 	})
 	sort.Strings(files)
 	return files, err
-}
-
-// patchFix says how to drop a patch file: delete it and its line in the kustomization beside it.
-func patchFix(root, file string) string {
-	kustomization := path.Join(path.Dir(file), "kustomization.yaml")
-	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(kustomization)))
-	if err == nil && strings.Contains(string(src), path.Base(file)) {
-		return "delete " + file + " and its entry in " + kustomization
-	}
-	return "delete " + file
 }
 
 // clusterctlVariable is a clusterctl variable reference: ${NAME}, ${NAME:=default} or ${NAME=default}.
