@@ -26,6 +26,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the curren
 // retrofittable are the fixtures of testdata/targets the generator must patch (see its README).
 var retrofittable = []string{
 	"cluster-api-provider-cloudstack",
+	"cluster-api-provider-nutanix",
 	"cluster-api-provider-tinkerbell",
 	"eks-anywhere",
 	"eks-anywhere-packages",

@@ -196,8 +196,11 @@ func (m *Manager) errorAt(f *File, n ast.Node, expected, found string) error {
 	return &edit.PositionError{File: f.Path, Line: f.Line(n.Pos()), Expected: expected, Found: found}
 }
 
-// derivedFromDiagnostics reports whether v (possibly *v) is the result of a diagnostics options call,
-// directly or through a variable assigned from one in the same function.
+// derivedFromDiagnostics reports whether v (possibly *v) is the result of a diagnostics options call:
+// directly, through a variable assigned from one, or through a chain of variables and struct fields
+// anywhere in the package — CAPX stores GetManagerOptions' result in a config struct field in one
+// function and passes config.metricsServerOpts to ctrl.Options in another. Names are matched by their
+// last element (a field's name), which is how such a chain reads in a single package.
 func (m *Manager) derivedFromDiagnostics(v ast.Expr) bool {
 	if star, ok := v.(*ast.StarExpr); ok {
 		v = star.X
@@ -205,28 +208,52 @@ func (m *Manager) derivedFromDiagnostics(v ast.Expr) bool {
 	if call, ok := v.(*ast.CallExpr); ok {
 		return isDeriverCall(call)
 	}
-	id, ok := v.(*ast.Ident)
-	if !ok {
+	name := lastName(v)
+	if name == "" {
 		return false
 	}
-	found := false
-	ast.Inspect(m.Func.Body, func(n ast.Node) bool {
-		as, ok := n.(*ast.AssignStmt)
-		if !ok || len(as.Rhs) != 1 {
+	derived := map[string]bool{}
+	var assigns []*ast.AssignStmt
+	for _, f := range m.Pkg.Files {
+		ast.Inspect(f.AST, func(n ast.Node) bool {
+			if as, ok := n.(*ast.AssignStmt); ok {
+				assigns = append(assigns, as)
+			}
 			return true
-		}
-		call, ok := as.Rhs[0].(*ast.CallExpr)
-		if !ok || !isDeriverCall(call) {
-			return true
-		}
-		for _, lhs := range as.Lhs {
-			if isIdent(lhs, id.Name) {
-				found = true
+		})
+	}
+	for _, as := range assigns {
+		if len(as.Rhs) == 1 {
+			if call, ok := as.Rhs[0].(*ast.CallExpr); ok && isDeriverCall(call) {
+				for _, lhs := range as.Lhs {
+					if n := lastName(lhs); n != "" && n != "_" && n != "err" {
+						derived[n] = true
+					}
+				}
 			}
 		}
-		return true
-	})
-	return found
+	}
+	// Follow copies (x = y, x = *y, x = &y) until nothing new is derived.
+	for grew := true; grew; {
+		grew = false
+		for _, as := range assigns {
+			if len(as.Lhs) != len(as.Rhs) {
+				continue
+			}
+			for i, rhs := range as.Rhs {
+				if u, ok := rhs.(*ast.UnaryExpr); ok && u.Op == token.AND {
+					rhs = u.X
+				}
+				if st, ok := rhs.(*ast.StarExpr); ok {
+					rhs = st.X
+				}
+				if n := lastName(as.Lhs[i]); derived[lastName(rhs)] && n != "" && !derived[n] {
+					derived[n], grew = true, true
+				}
+			}
+		}
+	}
+	return derived[name]
 }
 
 func isDeriverCall(call *ast.CallExpr) bool {
