@@ -67,6 +67,29 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Markers granting the reviews in another package the RBAC generation scans (CAPV keeps them in
+	// main.go, its manager is created in pkg/manager) are as good as the manager package's own.
+	elsewhere := false
+	if markers == gosource.AddMarkers && t.RBAC != nil {
+		pkgs, err := t.RBACMarkerPackages()
+		if err != nil {
+			return nil, err
+		}
+		var scanned []rbacrole.Rule
+		for _, pkg := range pkgs {
+			if pkg.Scanned && pkg.Dir != t.MainPackage.Dir {
+				rules, err := rbacrole.FromMarkers(pkg.Collected, t.RoleName)
+				if err != nil {
+					return nil, err
+				}
+				scanned = append(scanned, rules...)
+			}
+		}
+		if rbacrole.Grants(scanned, rbacrole.DiagnosticsRules) {
+			markers, elsewhere = gosource.MarkersCollected, true
+			markerRules = append(markerRules, scanned...)
+		}
+	}
 	addMarkers := markers != gosource.MarkersCollected
 	if markers == gosource.FreeDocMarkers {
 		// Once free-standing, they are collected like any other.
@@ -102,7 +125,7 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	mainDir := t.MainPackage.Dir
 	if t.RBAC == nil {
 		p.Warnings = append(p.Warnings, "no controller-gen RBAC invocation found in the Makefile; make sure "+mainDir+" is among its paths")
-	} else if !t.RBAC.Scans(mainDir) {
+	} else if !t.RBAC.Scans(mainDir) && !elsewhere {
 		src := t.files[t.Makefile].data
 		e := t.RBAC.AddPath(mainDir)
 		after, err := edit.Apply(src, []edit.Edit{e})

@@ -323,3 +323,23 @@ func TestHalfDoneRepositories(t *testing.T) {
 		})
 	}
 }
+
+// TestDoneRepositoriesPlanNothing: a repository that serves diagnostics completely gets an empty plan,
+// also when its manager is created by a wrapper from options filled in elsewhere (CAPV's pkg/manager).
+func TestDoneRepositoriesPlanNothing(t *testing.T) {
+	for _, name := range []string{"cluster-api-provider-vsphere"} {
+		t.Run(name, func(t *testing.T) {
+			p := plan(t, fixture(name))
+			if !p.Empty() {
+				t.Fatalf("a done repository gets a plan:\n%s", diffOf(t, p))
+			}
+			if len(p.Warnings) != 0 {
+				t.Errorf("warnings for a done repository: %q", p.Warnings)
+			}
+			findings, err := check.Run(fixture(name), check.Options{})
+			if err != nil || len(findings) != 0 {
+				t.Errorf("diagkit check: %v, %v", err, findings)
+			}
+		})
+	}
+}

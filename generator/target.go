@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,7 +134,11 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	if len(calls) != 1 {
 		return nil, &edit.PositionError{File: mainFile, Expected: "one ctrl.NewManager call", Found: fmt.Sprint(len(calls))}
 	}
-	if t.Manager, err = gosource.Analyze(t.MainPackage, file, calls[0]); err != nil {
+	commands, err := commandPackages(root, t.MainPackage.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if t.Manager, err = gosource.Analyze(t.MainPackage, file, calls[0], commands...); err != nil {
 		if !opts.Partial {
 			return nil, err
 		}
@@ -224,12 +230,58 @@ func walkGoFiles(root string, fn func(rel string) error) error {
 	})
 }
 
+// commandPackages loads the module's main packages other than skip: where a manager wrapper's options
+// may be filled in.
+func commandPackages(root, skip string) ([]*gosource.Package, error) {
+	dirs := map[string]bool{}
+	err := walkGoFiles(root, func(rel string) error {
+		if dir := path.Dir(rel); dir != skip && !dirs[dir] {
+			src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+			if err != nil {
+				return err
+			}
+			if bytes.HasPrefix(bytes.TrimSpace(stripComments(src)), []byte("package main")) && bytes.Contains(src, []byte("\nfunc main()")) {
+				dirs[dir] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []*gosource.Package
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		p, err := gosource.LoadPackage(root, dir)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs, nil
+}
+
+// stripComments drops the leading comment lines of a Go file, so its package clause comes first.
+func stripComments(src []byte) []byte {
+	for {
+		src = bytes.TrimSpace(src)
+		if !bytes.HasPrefix(src, []byte("//")) {
+			return src
+		}
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return nil
+		}
+		src = src[i+1:]
+	}
+}
+
 // findManager returns the one non-test Go file of the module that creates a controller-runtime manager.
 func findManager(root string) (string, error) {
 	var found []string
 	err := walkGoFiles(root, func(rel string) error {
 		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
-		if err != nil || !bytes.Contains(src, []byte("NewManager(")) && !bytes.Contains(src, []byte("manager.New(")) {
+		// ctrl.NewManager, or New of controller-runtime's manager package under any import name.
+		if err != nil || !bytes.Contains(src, []byte("NewManager(")) && !bytes.Contains(src, []byte(`"sigs.k8s.io/controller-runtime/pkg/manager"`)) {
 			return err
 		}
 		f, err := gosource.ParseSource(rel, src)

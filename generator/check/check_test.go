@@ -132,6 +132,7 @@ func TestFindings(t *testing.T) {
 				"role-missing-review-rules config/rbac/role.yaml:6",
 			}},
 		{name: "cluster-api-provider-nutanix after retrofit", base: "cluster-api-provider-nutanix", retrofit: true},
+		{name: "cluster-api-provider-vsphere, done upstream", base: "cluster-api-provider-vsphere"},
 		{name: "eks-anywhere after retrofit: the committed bundle is not regenerated", base: "eks-anywhere", retrofit: true,
 			want: []string{"bundle-out-of-step config/manifest/eksa-components.yaml:18", "bundle-out-of-step config/manifest/eksa-components.yaml:168"}},
 		{name: "eks-anywhere-packages after retrofit: kube-rbac-proxy patch and chart done, its role.yaml was never generated", base: "eks-anywhere-packages", retrofit: true,

@@ -56,6 +56,9 @@ type Manager struct {
 	Metrics     *ast.KeyValueExpr
 	Retrofitted bool
 
+	// related are the other packages searched for options filled in outside the manager's function.
+	related []*Package
+
 	// BindAddress is the expression the metrics server bound to before, Registration the flag that set
 	// it, Storage the declaration of the variable or field holding it.
 	BindAddress  ast.Expr
@@ -120,8 +123,12 @@ func FindManagerCall(f *File) []*ast.CallExpr {
 // Analyze finds everything the retrofit edits around call in f, a file of pkg. On error it still returns
 // what it found before the shape it could not patch (Func is nil when the call is outside a function), for
 // readers such as diagkit check that do not edit.
-func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
-	m := &Manager{Pkg: pkg, File: f, Call: call}
+//
+// related are other packages of the module (the commands) where a wrapper's options may be filled in:
+// CAPV's pkg/manager calls the controller-runtime manager with opts.Options, whose Metrics its main.go
+// sets from Cluster API's GetDiagnosticsOptions.
+func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*Manager, error) {
+	m := &Manager{Pkg: pkg, File: f, Call: call, related: related}
 	path, _ := astutil.PathEnclosingInterval(f.AST, call.Pos(), call.End())
 	for _, n := range path {
 		if fn, ok := n.(*ast.FuncDecl); ok {
@@ -142,6 +149,11 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr) (*Manager, error) {
 			return m, m.errorAt(f, arg, "a ctrl.Options{…} literal assigned to "+arg.Name+" earlier in "+m.Func.Name.Name, "none")
 		}
 	default:
+		// Options built elsewhere: done when their Metrics field is assigned from diagnostics options.
+		if m.metricsFieldDerived() {
+			m.Retrofitted = true
+			return m, nil
+		}
 		return m, m.errorAt(f, arg, "a ctrl.Options{…} literal or a variable holding one", m.File.Text(arg))
 	}
 	m.ErrorCheck = errorCheckAfter(m.Func, callStmt)
@@ -212,16 +224,50 @@ func (m *Manager) derivedFromDiagnostics(v ast.Expr) bool {
 	if name == "" {
 		return false
 	}
-	derived := map[string]bool{}
-	var assigns []*ast.AssignStmt
-	for _, f := range m.Pkg.Files {
-		ast.Inspect(f.AST, func(n ast.Node) bool {
-			if as, ok := n.(*ast.AssignStmt); ok {
-				assigns = append(assigns, as)
+	return m.derivedNames()[name]
+}
+
+// metricsFieldDerived reports whether some assignment X.Metrics = v in the package or a related one takes
+// v from diagnostics options.
+func (m *Manager) metricsFieldDerived() bool {
+	derived := m.derivedNames()
+	for _, as := range m.assignments() {
+		for i, lhs := range as.Lhs {
+			sel, ok := lhs.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Metrics" || len(as.Rhs) != len(as.Lhs) {
+				continue
 			}
-			return true
-		})
+			rhs := as.Rhs[i]
+			if st, ok := rhs.(*ast.StarExpr); ok {
+				rhs = st.X
+			}
+			if call, ok := rhs.(*ast.CallExpr); ok && isDeriverCall(call) || derived[lastName(rhs)] {
+				return true
+			}
+		}
 	}
+	return false
+}
+
+func (m *Manager) assignments() []*ast.AssignStmt {
+	var assigns []*ast.AssignStmt
+	for _, p := range append([]*Package{m.Pkg}, m.related...) {
+		for _, f := range p.Files {
+			ast.Inspect(f.AST, func(n ast.Node) bool {
+				if as, ok := n.(*ast.AssignStmt); ok {
+					assigns = append(assigns, as)
+				}
+				return true
+			})
+		}
+	}
+	return assigns
+}
+
+// derivedNames are the names (last elements) holding diagnostics options, through copies.
+func (m *Manager) derivedNames() map[string]bool {
+	derived := map[string]bool{}
+	assigns := m.assignments()
 	for _, as := range assigns {
 		if len(as.Rhs) == 1 {
 			if call, ok := as.Rhs[0].(*ast.CallExpr); ok && isDeriverCall(call) {
@@ -253,7 +299,7 @@ func (m *Manager) derivedFromDiagnostics(v ast.Expr) bool {
 			}
 		}
 	}
-	return derived[name]
+	return derived
 }
 
 func isDeriverCall(call *ast.CallExpr) bool {
