@@ -31,7 +31,7 @@ func TestCheckAgreesWithControllerGen(t *testing.T) {
 		{name: "retrofitted cluster-api-provider-tinkerbell", base: "cluster-api-provider-tinkerbell"},
 		{name: "retrofitted cluster-api-provider-cloudstack", base: "cluster-api-provider-cloudstack"},
 		{name: "retrofitted cluster-api-provider-nutanix", base: "cluster-api-provider-nutanix"},
-		{name: "cluster-api-provider-vsphere, done upstream", base: "cluster-api-provider-vsphere"},
+		{name: "cluster-api-provider-vsphere as upstream did it", base: "cluster-api-provider-vsphere"},
 		{name: "retrofitted eks-anywhere", base: "eks-anywhere", after: []diagcheck.ID{diagcheck.BundleOutOfStep, diagcheck.BundleOutOfStep}},
 		{name: "retrofitted eks-anywhere-packages", base: "eks-anywhere-packages"},
 		{name: "retrofitted etcdadm-bootstrap-provider", base: "etcdadm-bootstrap-provider"},
