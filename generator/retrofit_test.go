@@ -68,6 +68,24 @@ func diffOf(t *testing.T, p *generator.Plan) string {
 	return b.String()
 }
 
+// compareGolden compares a plan's diff with testdata/golden/<name>.diff, rewriting it with -update.
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", "golden", name+".diff")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./generator -update)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("plan differs from %s (-want +got):\n%s", golden, d)
+	}
+}
+
 func TestRetrofitFixtures(t *testing.T) {
 	for _, name := range retrofittable {
 		t.Run(name, func(t *testing.T) {
@@ -75,19 +93,7 @@ func TestRetrofitFixtures(t *testing.T) {
 			got := diffOf(t, p)
 
 			t.Run("the plan is the reviewed golden diff", func(t *testing.T) {
-				golden := filepath.Join("testdata", "golden", name+".diff")
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./generator -update)", err)
-				}
-				if d := cmp.Diff(string(want), got); d != "" {
-					t.Errorf("plan differs from %s (-want +got):\n%s", golden, d)
-				}
+				compareGolden(t, name, got)
 			})
 
 			t.Run("planning is deterministic", func(t *testing.T) {
@@ -288,19 +294,7 @@ func TestHalfDoneRepositories(t *testing.T) {
 				}
 				return
 			}
-			golden := filepath.Join("testdata", "golden", "halfdone-"+tt.golden+".diff")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./generator -update)", err)
-			}
-			if d := cmp.Diff(string(want), got); d != "" {
-				t.Errorf("plan differs from %s (-want +got):\n%s", golden, d)
-			}
+			compareGolden(t, "halfdone-"+tt.golden, got)
 			if err := generator.Apply(p); err != nil {
 				t.Fatal(err)
 			}
