@@ -63,42 +63,11 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	markers, err := markerEdit(t, markerRules, ignored)
+	markers, markerRules, elsewhere, err := markerEdit(t, markerRules, ignored)
 	if err != nil {
 		return nil, err
 	}
-	// Markers granting the reviews in another package the RBAC generation scans (CAPV keeps them in
-	// main.go, its manager is created in pkg/manager) are as good as the manager package's own.
-	elsewhere := false
-	if markers == gosource.AddMarkers && t.RBAC != nil {
-		pkgs, err := t.RBACMarkerPackages()
-		if err != nil {
-			return nil, err
-		}
-		var scanned []rbacrole.Rule
-		for _, pkg := range pkgs {
-			if pkg.Scanned && pkg.Dir != t.MainPackage.Dir {
-				rules, err := rbacrole.FromMarkers(pkg.Collected, t.RoleName)
-				if err != nil {
-					return nil, err
-				}
-				scanned = append(scanned, rules...)
-			}
-		}
-		if rbacrole.Grants(scanned, rbacrole.DiagnosticsRules) {
-			markers, elsewhere = gosource.MarkersCollected, true
-			markerRules = append(markerRules, scanned...)
-		}
-	}
 	addMarkers := markers != gosource.MarkersCollected
-	if markers == gosource.FreeDocMarkers {
-		// Once free-standing, they are collected like any other.
-		docRules, err := rbacrole.FromMarkers(docMarkers(t.Manager, ignored), t.RoleName)
-		if err != nil {
-			return nil, err
-		}
-		markerRules = append(markerRules, docRules...)
-	}
 	goChanges, err := gosource.Patch(t.Manager, backend, markers)
 	if err != nil {
 		return nil, err
@@ -322,20 +291,44 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// markerEdit decides how the review markers reach controller-gen: already collected, present but in the
-// manager function's doc comment (freed, not duplicated), or added.
-func markerEdit(t *Target, collected []rbacrole.Rule, ignored []gosource.Marker) (gosource.MarkerEdit, error) {
+// markerEdit decides how the review markers reach controller-gen, and returns the rules it will then
+// collect from the manager's package (or, with elsewhere, from another package it scans):
+//   - already collected in the manager's package, or in another scanned package (CAPV keeps them in
+//     main.go and creates its manager in pkg/manager): nothing to do;
+//   - present in the manager function's doc comment, where controller-gen ignores them: freed, not
+//     duplicated;
+//   - else added.
+func markerEdit(t *Target, collected []rbacrole.Rule, ignored []gosource.Marker) (how gosource.MarkerEdit, rules []rbacrole.Rule, elsewhere bool, err error) {
 	if rbacrole.Grants(collected, rbacrole.DiagnosticsRules) {
-		return gosource.MarkersCollected, nil
+		return gosource.MarkersCollected, collected, false, nil
 	}
 	doc, err := rbacrole.FromMarkers(docMarkers(t.Manager, ignored), t.RoleName)
 	if err != nil {
-		return 0, err
+		return 0, nil, false, err
 	}
-	if rbacrole.Grants(append(slices.Clone(collected), doc...), rbacrole.DiagnosticsRules) {
-		return gosource.FreeDocMarkers, nil
+	if withDoc := append(slices.Clone(collected), doc...); rbacrole.Grants(withDoc, rbacrole.DiagnosticsRules) {
+		return gosource.FreeDocMarkers, withDoc, false, nil
 	}
-	return gosource.AddMarkers, nil
+	if t.RBAC != nil {
+		pkgs, err := t.RBACMarkerPackages()
+		if err != nil {
+			return 0, nil, false, err
+		}
+		var scanned []rbacrole.Rule
+		for _, pkg := range pkgs {
+			if pkg.Scanned && pkg.Dir != t.MainPackage.Dir {
+				rules, err := rbacrole.FromMarkers(pkg.Collected, t.RoleName)
+				if err != nil {
+					return 0, nil, false, err
+				}
+				scanned = append(scanned, rules...)
+			}
+		}
+		if rbacrole.Grants(scanned, rbacrole.DiagnosticsRules) {
+			return gosource.MarkersCollected, append(slices.Clone(collected), scanned...), true, nil
+		}
+	}
+	return gosource.AddMarkers, collected, false, nil
 }
 
 // docMarkers are the ignored RBAC markers in the doc comment of the manager's function.
