@@ -15,16 +15,15 @@ import (
 // checkArgsEnv carries the arguments of a `diagkit check` that TestCheckHelperProcess runs through main.
 const checkArgsEnv = "DIAGKIT_TEST_CHECK_ARGS"
 
-// TestCheckHelperProcess is not a test: TestCheckExitCodes runs the test binary with it to observe
-// main's exit code.
-func TestCheckHelperProcess(t *testing.T) {
-	args := os.Getenv(checkArgsEnv)
-	if args == "" {
-		t.Skip("helper process of TestCheckExitCodes")
+// TestMain doubles as the diagkit command when checkArgsEnv is set: TestCheckExitCodes runs the test
+// binary that way to observe main's exit code.
+func TestMain(m *testing.M) {
+	if args := os.Getenv(checkArgsEnv); args != "" {
+		os.Args = append([]string{"diagkit", "check"}, strings.Split(args, "\n")...)
+		main()
+		os.Exit(0)
 	}
-	os.Args = append([]string{"diagkit", "check"}, strings.Split(args, "\n")...)
-	main()
-	os.Exit(0)
+	os.Exit(m.Run())
 }
 
 func TestCheckExitCodes(t *testing.T) {
@@ -53,7 +52,7 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCheckHelperProcess$")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), checkArgsEnv+"="+strings.Join(tt.args, "\n"))
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
