@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"maps"
 	"os"
@@ -240,7 +242,11 @@ func commandPackages(root, skip string) ([]*gosource.Package, error) {
 			if err != nil {
 				return err
 			}
-			if bytes.HasPrefix(bytes.TrimSpace(stripComments(src)), []byte("package main")) && bytes.Contains(src, []byte("\nfunc main()")) {
+			if !bytes.Contains(src, []byte("\nfunc main()")) {
+				return nil
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), rel, src, parser.PackageClauseOnly)
+			if err == nil && f.Name.Name == "main" {
 				dirs[dir] = true
 			}
 		}
@@ -258,21 +264,6 @@ func commandPackages(root, skip string) ([]*gosource.Package, error) {
 		pkgs = append(pkgs, p)
 	}
 	return pkgs, nil
-}
-
-// stripComments drops the leading comment lines of a Go file, so its package clause comes first.
-func stripComments(src []byte) []byte {
-	for {
-		src = bytes.TrimSpace(src)
-		if !bytes.HasPrefix(src, []byte("//")) {
-			return src
-		}
-		i := bytes.IndexByte(src, '\n')
-		if i < 0 {
-			return nil
-		}
-		src = src[i+1:]
-	}
 }
 
 // findManager returns the one non-test Go file of the module that creates a controller-runtime manager.

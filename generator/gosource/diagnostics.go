@@ -26,18 +26,12 @@ func FindDiagnosticsFlags(pkg *Package) []FlagsCall {
 			if !ok {
 				return true
 			}
-			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok {
-				return true
-			}
-			pkgPath := ""
-			if x, ok := sel.X.(*ast.Ident); ok {
-				pkgPath = f.ImportPath(x.Name)
-			}
+			pkgPath, name, ok := f.callee(call)
 			switch {
-			case pkgPath == CAPIFlagsImport && (sel.Sel.Name == "AddManagerOptions" || sel.Sel.Name == "AddDiagnosticsOptions"):
+			case !ok:
+			case pkgPath == CAPIFlagsImport && (name == "AddManagerOptions" || name == "AddDiagnosticsOptions"):
 				found = append(found, FlagsCall{File: f, Call: call, Backend: CAPI})
-			case diagkit && pkgPath == "" && (sel.Sel.Name == "AddFlags" || sel.Sel.Name == "AddGoFlags"):
+			case diagkit && pkgPath == "" && (name == "AddFlags" || name == "AddGoFlags"):
 				found = append(found, FlagsCall{File: f, Call: call, Backend: Diagkit})
 			}
 			return true
@@ -74,19 +68,15 @@ func FindDerivations(pkg *Package) []Derivation {
 			if !ok {
 				return true
 			}
-			sel, ok := call.Fun.(*ast.SelectorExpr)
+			pkgPath, name, ok := f.callee(call)
 			if !ok {
 				return true
 			}
-			pkgPath := ""
-			if x, ok := sel.X.(*ast.Ident); ok {
-				pkgPath = f.ImportPath(x.Name)
-			}
 			d := Derivation{File: f, Assign: as}
 			switch {
-			case diagkit && pkgPath == "" && sel.Sel.Name == "ServerOptions" && len(call.Args) == 0:
+			case diagkit && pkgPath == "" && name == "ServerOptions" && len(call.Args) == 0:
 				d.Backend, d.TLS = Diagkit, as.Lhs[1]
-			case pkgPath == CAPIFlagsImport && sel.Sel.Name == "GetManagerOptions":
+			case pkgPath == CAPIFlagsImport && name == "GetManagerOptions":
 				d.Backend, d.TLS = CAPI, as.Lhs[0]
 			default:
 				return true
@@ -122,4 +112,17 @@ func readElsewhere(pkg *Package, lhs ast.Expr) bool {
 		}
 	}
 	return false
+}
+
+// callee names what a call of the form x.Name(…) calls: the import path of x when x is an imported
+// package (empty for a value, such as a variable holding options), and Name. ok is false for other calls.
+func (f *File) callee(call *ast.CallExpr) (pkgPath, name string, ok bool) {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", "", false
+	}
+	if x, isIdent := sel.X.(*ast.Ident); isIdent {
+		pkgPath = f.ImportPath(x.Name)
+	}
+	return pkgPath, sel.Sel.Name, true
 }

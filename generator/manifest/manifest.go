@@ -37,72 +37,89 @@ type Container struct {
 
 var clusterctlVariable = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*:=`)
 
-// Find returns the manager container of the Deployment in src: the container named "manager", or the
-// only one.
+// Find returns the manager container of the first Deployment in src: the container named "manager", or
+// the only one.
 func Find(path string, src []byte) (*Container, error) {
-	dec := yamlv3.NewDecoder(bytes.NewReader(src))
-	for {
-		var doc yamlv3.Node
-		if err := dec.Decode(&doc); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, &edit.PositionError{File: path, Expected: "YAML", Found: err.Error()}
-		}
-		if len(doc.Content) == 0 || scalar(doc.Content[0], "kind") != "Deployment" {
-			continue
-		}
-		dep := doc.Content[0]
-		containers := walk(dep, "spec", "template", "spec", "containers")
+	var found *Container
+	err := eachDeployment(path, src, func(name string, dep, containers *yamlv3.Node) (bool, error) {
 		if containers == nil || containers.Kind != yamlv3.SequenceNode {
-			return nil, &edit.PositionError{File: path, Line: dep.Line, Expected: "spec.template.spec.containers", Found: "none"}
+			return false, &edit.PositionError{File: path, Line: dep.Line, Expected: "spec.template.spec.containers", Found: "none"}
 		}
-		var found *yamlv3.Node
+		var node *yamlv3.Node
 		for _, c := range containers.Content {
 			if scalar(c, "name") == "manager" {
-				found = c
+				node = c
 			}
 		}
-		if found == nil && len(containers.Content) == 1 {
-			found = containers.Content[0]
+		if node == nil && len(containers.Content) == 1 {
+			node = containers.Content[0]
 		}
-		if found == nil {
-			return nil, &edit.PositionError{File: path, Line: containers.Line, Expected: `a container named "manager" or a single container`, Found: "several others"}
+		if node == nil {
+			return false, &edit.PositionError{File: path, Line: containers.Line, Expected: `a container named "manager" or a single container`, Found: "several others"}
 		}
-		return &Container{Path: path, Deployment: scalar(walk(dep, "metadata"), "name"), Name: scalar(found, "name"),
-			Clusterctl: clusterctlVariable.Match(src), src: src, lines: edit.LineOffsets(src), node: found}, nil
+		found = newFile(path, src).container(name, node)
+		return false, nil
+	})
+	if err == nil && found == nil {
+		err = &edit.PositionError{File: path, Expected: "a Deployment", Found: "none"}
 	}
-	return nil, &edit.PositionError{File: path, Expected: "a Deployment", Found: "none"}
+	return found, err
 }
 
 // FindAll returns every container of every Deployment in src, in file order; a file without any (a
 // kustomization, a Service) yields none and no error. Strategic-merge patches are Deployments too.
 func FindAll(path string, src []byte) ([]*Container, error) {
 	var all []*Container
+	f := newFile(path, src)
+	err := eachDeployment(path, src, func(name string, _, containers *yamlv3.Node) (bool, error) {
+		if containers != nil && containers.Kind == yamlv3.SequenceNode {
+			for _, n := range containers.Content {
+				all = append(all, f.container(name, n))
+			}
+		}
+		return true, nil
+	})
+	return all, err
+}
+
+// eachDeployment calls fn with the name, node and containers list (nil when absent) of each Deployment
+// document in src, until fn returns false or an error.
+func eachDeployment(path string, src []byte, fn func(name string, dep, containers *yamlv3.Node) (bool, error)) error {
 	dec := yamlv3.NewDecoder(bytes.NewReader(src))
-	lines := edit.LineOffsets(src)
-	clusterctl := clusterctlVariable.Match(src)
 	for {
 		var doc yamlv3.Node
 		if err := dec.Decode(&doc); err != nil {
 			if errors.Is(err, io.EOF) {
-				return all, nil
+				return nil
 			}
-			return nil, &edit.PositionError{File: path, Expected: "YAML", Found: err.Error()}
+			return &edit.PositionError{File: path, Expected: "YAML", Found: err.Error()}
 		}
 		if len(doc.Content) == 0 || scalar(doc.Content[0], "kind") != "Deployment" {
 			continue
 		}
 		dep := doc.Content[0]
-		containers := walk(dep, "spec", "template", "spec", "containers")
-		if containers == nil || containers.Kind != yamlv3.SequenceNode {
-			continue
-		}
-		for _, n := range containers.Content {
-			all = append(all, &Container{Path: path, Deployment: scalar(walk(dep, "metadata"), "name"), Name: scalar(n, "name"),
-				Clusterctl: clusterctl, src: src, lines: lines, node: n})
+		more, err := fn(scalar(walk(dep, "metadata"), "name"), dep, walk(dep, "spec", "template", "spec", "containers"))
+		if err != nil || !more {
+			return err
 		}
 	}
+}
+
+// file is what every container of one manifest shares.
+type file struct {
+	path       string
+	src        []byte
+	lines      []int
+	clusterctl bool
+}
+
+func newFile(path string, src []byte) file {
+	return file{path: path, src: src, lines: edit.LineOffsets(src), clusterctl: clusterctlVariable.Match(src)}
+}
+
+func (f file) container(deployment string, node *yamlv3.Node) *Container {
+	return &Container{Path: f.path, Deployment: deployment, Name: scalar(node, "name"), Clusterctl: f.clusterctl,
+		src: f.src, lines: f.lines, node: node}
 }
 
 // Line returns the 1-based line where the container's mapping starts (its "- " line).
