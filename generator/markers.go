@@ -3,11 +3,8 @@
 package generator
 
 import (
-	"bytes"
-	"os"
-	"path"
-	"path/filepath"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/diagkit/diagkit/generator/gosource"
 )
@@ -25,38 +22,43 @@ type MarkerPackage struct {
 var rbacMarker = []byte("+kubebuilder:rbac")
 
 // RBACMarkerPackages returns the manager's package and every other package of the module with a
-// +kubebuilder:rbac marker, sorted by directory. Only files mentioning the marker are parsed, so a large
-// module costs one read per Go file.
+// +kubebuilder:rbac marker, sorted by directory, each marked Scanned when the chosen RBAC invocation
+// reads it. Only files mentioning the marker are parsed, so a large module costs one read per Go file.
 func (t *Target) RBACMarkerPackages() ([]MarkerPackage, error) {
-	dirs := map[string]bool{t.MainPackage.Dir: true}
-	err := walkGoFiles(t.Root, func(rel string) error {
-		dir := path.Dir(rel)
-		if dirs[dir] {
-			return nil
-		}
-		src, err := os.ReadFile(filepath.Join(t.Root, filepath.FromSlash(rel)))
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(src, rbacMarker) {
-			dirs[dir] = true
-		}
-		return nil
-	})
+	pkgs, err := t.markerPackages()
 	if err != nil {
 		return nil, err
 	}
-	var pkgs []MarkerPackage
-	for dir := range dirs {
+	out := slices.Clone(pkgs)
+	for i := range out {
+		out[i].Scanned = t.RBAC != nil && t.RBAC.Scans(out[i].Dir)
+	}
+	return out, nil
+}
+
+// markerPackages loads the packages with RBAC markers once.
+func (t *Target) markerPackages() ([]MarkerPackage, error) {
+	if t.markers != nil {
+		return t.markers, nil
+	}
+	dirs := map[string]bool{t.MainPackage.Dir: true}
+	for dir, pkg := range t.index.pkgs {
+		if len(pkg.RBAC) > 0 {
+			dirs[dir] = true
+		}
+	}
+	pkgs := []MarkerPackage{}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
 		pkg := t.MainPackage
 		if dir != t.MainPackage.Dir {
+			var err error
 			if pkg, err = gosource.LoadPackage(t.Root, dir); err != nil {
 				return nil, err
 			}
 		}
 		collected, ignored := gosource.PackageMarkers(pkg)
-		pkgs = append(pkgs, MarkerPackage{Dir: dir, Collected: collected, Ignored: ignored, Scanned: t.RBAC != nil && t.RBAC.Scans(dir)})
+		pkgs = append(pkgs, MarkerPackage{Dir: dir, Collected: collected, Ignored: ignored})
 	}
-	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Dir < pkgs[j].Dir })
+	t.markers = pkgs
 	return pkgs, nil
 }

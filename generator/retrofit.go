@@ -3,6 +3,7 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -67,6 +68,12 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Review rules the overlays already bind to the manager's account (a kube-rbac-proxy era proxy-role,
+	// as Nutanix keeps) need no markers and no role rules of diagkit's.
+	reviewsBound := t.OverlaysGrantReviews()
+	if reviewsBound {
+		markers = gosource.MarkersCollected
+	}
 	addMarkers := markers != gosource.MarkersCollected
 	goChanges, err := gosource.Patch(t.Manager, backend, markers)
 	if err != nil {
@@ -92,19 +99,23 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 
 	// RBAC generation must scan the markers' package.
 	mainDir := t.MainPackage.Dir
-	if t.RBAC == nil {
+	switch {
+	case reviewsBound:
+	case t.RBAC == nil:
 		p.Warnings = append(p.Warnings, "no controller-gen RBAC invocation found in the Makefile; make sure "+mainDir+" is among its paths")
-	} else if !t.RBAC.Scans(mainDir) && !elsewhere {
-		src := t.files[t.Makefile].data
-		e := t.RBAC.AddPath(mainDir)
-		after, err := edit.Apply(src, []edit.Edit{e})
+	case !t.RBAC.Scans(mainDir) && !elsewhere:
+		e, err := t.RBAC.AddPathEdit(mainDir)
 		if err != nil {
 			return nil, err
 		}
-		change(t.Makefile, after, ranges(e), fmt.Sprintf("scan %s for RBAC markers (line %d)", mainDir, t.RBAC.Line))
+		after, err := edit.Apply(t.files[t.RBAC.Path].data, []edit.Edit{e})
+		if err != nil {
+			return nil, err
+		}
+		change(t.RBAC.Path, after, ranges(e), fmt.Sprintf("scan %s for RBAC markers (line %d)", mainDir, t.RBAC.Line))
 	}
 
-	if err := planRole(t, p, change, markerRules, addMarkers); err != nil {
+	if err := planRole(t, p, change, markerRules, addMarkers, !reviewsBound); err != nil {
 		return nil, err
 	}
 
@@ -115,6 +126,11 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	managerName := "manager"
 	if t.Container != nil {
 		managerName = t.Container.Name
+	}
+	switch {
+	case t.OverlaysServeDiagnostics():
+		// Every overlay already deploys the manager serving diagnostics: manager.yaml is a base they complete.
+	case t.Container != nil:
 		edits, why, err := t.Container.Patch(oldFlag)
 		if err != nil {
 			return nil, err
@@ -132,7 +148,7 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 			return nil, err
 		}
 		change(t.ManagerManifest, after, ranges(edits...), why...)
-	} else {
+	default:
 		p.Warnings = append(p.Warnings, DefaultManagerManifest+" not found; pass --diagnostics-address and expose port 8443 where the manager is deployed")
 	}
 
@@ -162,17 +178,19 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 	if oldFlag != "" {
 		chartFlags = []string{oldFlag}
 	}
-	charts, err := helmchart.Find(t.Root)
-	if err != nil {
-		return nil, err
-	}
-	for _, dir := range charts {
+	for _, dir := range t.Charts {
 		chart, err := helmchart.Load(t.Root, dir)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", dir, err)
 		}
 		for _, flag := range chartFlags {
 			patched, warnings, err := chart.Patch(flag)
+			if errors.Is(err, helmchart.ErrNotRendered) {
+				// A chart that needs values to render (required, lookup of a live cluster) is not one
+				// diagkit can judge: the rest of the repository is still retrofitted.
+				p.Warnings = append(p.Warnings, fmt.Sprintf("chart %s does not render with its default values (%v); patch it by hand if it deploys the manager", dir, err))
+				break
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -193,6 +211,9 @@ func Retrofit(t *Target, opts Options) (*Plan, error) {
 		p.Changes = append(p.Changes, *c)
 	}
 	sort.Slice(p.Changes, func(i, j int) bool { return p.Changes[i].Path < p.Changes[j].Path })
+	if err := verify(t, p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -218,16 +239,24 @@ func chooseBackend(t *Target, asked gosource.Backend) (gosource.Backend, error) 
 
 // planRole adds the diagnostics rules to role.yaml as the repository's controller-gen would, and warns
 // when the file does not match the markers (stale) instead of regenerating it.
-func planRole(t *Target, p *Plan, change func(string, []byte, [][2]int, ...string), mainRules []rbacrole.Rule, addMarkers bool) error {
+//
+// addRules is false when another role bound to the manager's account grants the reviews already.
+func planRole(t *Target, p *Plan, change func(string, []byte, [][2]int, ...string), mainRules []rbacrole.Rule, addMarkers, addRules bool) error {
 	if t.Role == nil {
-		p.Warnings = append(p.Warnings, t.RolePath+" not found; grant tokenreviews and subjectaccessreviews create to the manager")
+		if addRules {
+			p.Warnings = append(p.Warnings, t.RolePath+" not found; grant tokenreviews and subjectaccessreviews create to the manager")
+		}
 		return nil
 	}
-	after, edited, err := t.Role.Add(rbacrole.DiagnosticsRules, rbacrole.FamilyOf(t.ControllerGenVersion))
-	if err != nil {
-		return err
+	after := t.Role.Src
+	if addRules {
+		var edited []edit.Edit
+		var err error
+		if after, edited, err = t.Role.Add(rbacrole.DiagnosticsRules, rbacrole.FamilyOf(t.ControllerGenVersion)); err != nil {
+			return err
+		}
+		change(t.RolePath, after, ranges(edited...), "grant tokenreviews and subjectaccessreviews create, placed as controller-gen "+orDefault(t.ControllerGenVersion, "(version unknown)")+" writes them")
 	}
-	change(t.RolePath, after, ranges(edited...), "grant tokenreviews and subjectaccessreviews create, placed as controller-gen "+orDefault(t.ControllerGenVersion, "(version unknown)")+" writes them")
 
 	if t.RBAC == nil {
 		return nil

@@ -263,7 +263,7 @@ func TestHalfDoneRepositories(t *testing.T) {
 		{base: "etcdadm-controller", diff: "../check/testdata/defects/manifest-no-diagnostics-args.diff", golden: "manifest-no-diagnostics-args"},
 		{base: "etcdadm-controller", diff: "../check/testdata/defects/helm-out-of-step.diff", golden: "helm-out-of-step"},
 		{base: "eks-anywhere", diff: "../check/testdata/defects/eks-anywhere-head.diff", golden: "eks-anywhere-head",
-			remaining: []check.ID{check.BundleOutOfStep, check.TLSOptionsDiscarded}},
+			remaining: []check.ID{check.BundleOutOfStep}},
 	}
 	for _, tt := range tests {
 		name := tt.golden

@@ -7,15 +7,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"io/fs"
 	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"golang.org/x/mod/semver"
@@ -23,6 +20,8 @@ import (
 	"github.com/diagkit/diagkit/generator/edit"
 	"github.com/diagkit/diagkit/generator/gomodule"
 	"github.com/diagkit/diagkit/generator/gosource"
+	"github.com/diagkit/diagkit/generator/helmchart"
+	"github.com/diagkit/diagkit/generator/kustomization"
 	"github.com/diagkit/diagkit/generator/makefile"
 	"github.com/diagkit/diagkit/generator/manifest"
 	"github.com/diagkit/diagkit/generator/rbacrole"
@@ -73,6 +72,10 @@ type Target struct {
 	Makefile             string // "" when there is none
 	ControllerGenVersion string
 	RBAC                 *makefile.RBAC
+	// RBACOthers are the other invocations that write the same role (a test target's, say).
+	RBACOthers []*makefile.RBAC
+	// Make is the parsed Makefile (nil without one).
+	Make *makefile.Tools
 
 	ManagerManifest string
 	Container       *manifest.Container
@@ -82,7 +85,17 @@ type Target struct {
 	RoleName     string
 	Role         *rbacrole.Role
 
-	files map[string]snapshot
+	// Kustomize is the repository's kustomize tree under config/ (nil without one); Charts the
+	// directories of its Helm charts.
+	Kustomize *kustomization.Tree
+	Charts    []string
+	// Deployed is the manager as each kustomization deploys it, by directory: only the trees that render
+	// and hold the manager's Deployment.
+	Deployed map[string]*kustomization.Deployed
+
+	files   map[string]snapshot
+	index   *moduleIndex
+	markers []MarkerPackage
 }
 
 type snapshot struct {
@@ -112,9 +125,12 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	}
 	t.ClusterAPI, t.ClusterAPIReplace, _ = t.Module.Version(clusterAPIModule)
 
+	if t.index, err = indexModule(root, t.Module.File.Module.Mod.Path); err != nil {
+		return nil, fmt.Errorf("read the module's Go files: %w", err)
+	}
 	mainFile := opts.Main
 	if mainFile == "" {
-		if mainFile, err = findManager(root); err != nil {
+		if mainFile, err = findManager(root, t.index); err != nil {
 			return nil, err
 		}
 	}
@@ -136,7 +152,7 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	if len(calls) != 1 {
 		return nil, &edit.PositionError{File: mainFile, Expected: "one ctrl.NewManager call", Found: fmt.Sprint(len(calls))}
 	}
-	commands, err := commandPackages(root, t.MainPackage.Dir)
+	commands, err := commandPackages(root, t.index, t.MainPackage.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -147,25 +163,7 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 		t.ManagerErr = err
 	}
 
-	if src, err := t.read("Makefile"); err == nil {
-		t.Makefile = "Makefile"
-		tools := makefile.Parse("Makefile", src)
-		t.ControllerGenVersion, t.RBAC = tools.ControllerGenVersion, tools.RBAC
-	}
-	roleDir := DefaultRoleDir
-	t.RoleName = DefaultRoleName
-	if t.RBAC != nil {
-		roleDir = t.RBAC.OutputDir
-		if t.RBAC.RoleName != "" {
-			t.RoleName = t.RBAC.RoleName
-		}
-	}
-	t.RolePath = path.Join(roleDir, "role.yaml")
-	if src, err := t.read(t.RolePath); err == nil {
-		if t.Role, err = rbacrole.ParseRole(t.RolePath, src, t.RoleName); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := t.detectRBAC(); err != nil {
 		return nil, err
 	}
 	if src, err := t.read(DefaultManagerManifest); err == nil {
@@ -176,8 +174,99 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	t.ProxyPatches = findProxyPatches(root)
+	if t.Kustomize, err = kustomization.Read(root); err != nil {
+		return nil, err
+	}
+	// A sidecar patch that no kustomization names (one mentioned only in a comment) deploys nothing.
+	for _, p := range findProxyPatches(root) {
+		if p == t.ManagerManifest || t.Kustomize.Referenced(p) {
+			t.ProxyPatches = append(t.ProxyPatches, p)
+		}
+	}
+	if t.Charts, err = helmchart.Find(root); err != nil {
+		return nil, err
+	}
+	if t.Deployed, err = deployedTrees(t.Kustomize, t.Container); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// deployedTrees renders every kustomization and keeps those that deploy the manager container c.
+func deployedTrees(tree *kustomization.Tree, c *manifest.Container) (map[string]*kustomization.Deployed, error) {
+	deployed := map[string]*kustomization.Deployed{}
+	if c == nil {
+		return deployed, nil
+	}
+	for _, dir := range tree.Dirs {
+		out, err := tree.Render(dir, nil)
+		if err != nil {
+			continue // a tree that does not render deploys nothing diagkit can judge
+		}
+		d, err := kustomization.FindDeployed(out, c.Deployment, c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		}
+		if d != nil {
+			deployed[dir] = d
+		}
+	}
+	return deployed, nil
+}
+
+// overlays are the rendered trees that deploy the manager, except manager.yaml's own directory: the
+// overlays a cluster receives (config/default and its siblings).
+func (t *Target) overlays() []*kustomization.Deployed {
+	var ds []*kustomization.Deployed
+	for _, dir := range slices.Sorted(maps.Keys(t.Deployed)) {
+		if t.ManagerManifest == "" || dir != path.Dir(t.ManagerManifest) {
+			ds = append(ds, t.Deployed[dir])
+		}
+	}
+	return ds
+}
+
+// OverlaysServeDiagnostics says whether every overlay deploying the manager already passes the
+// diagnostics address, declares its port and runs no kube-rbac-proxy: the manifests are done, whatever
+// manager.yaml alone says (Nutanix sets the args in a config/default patch).
+func (t *Target) OverlaysServeDiagnostics() bool {
+	ds := t.overlays()
+	for _, d := range ds {
+		if ok, _ := d.ServesDiagnostics(); !ok {
+			return false
+		}
+	}
+	return len(ds) > 0
+}
+
+// OverlaysGrantReviews says whether every overlay deploying the manager binds its ServiceAccount to
+// a role besides the one controller-gen writes (a kube-rbac-proxy era proxy-role, say) that grants the
+// TokenReviews and SubjectAccessReviews diagnostics makes. Rules in the generated role do not count:
+// the next regeneration drops them unless markers grant them.
+func (t *Target) OverlaysGrantReviews() bool {
+	ds := t.overlays()
+	for _, d := range ds {
+		var rules []rbacrole.Rule
+		for name, rs := range d.Rules {
+			if name != t.RoleName && !strings.HasSuffix(name, "-"+t.RoleName) {
+				rules = append(rules, rs...)
+			}
+		}
+		if !rbacrole.Grants(rules, rbacrole.DiagnosticsRules) {
+			return false
+		}
+	}
+	return len(ds) > 0
+}
+
+// isChartFile says whether the file belongs to one of the repository's Helm charts.
+func (t *Target) isChartFile(file string) bool {
+	for _, dir := range t.Charts {
+		if dir == "." || strings.HasPrefix(file, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // findProxyPatches lists the YAML files under config/ that mention a kube-rbac-proxy container.
@@ -210,53 +299,14 @@ func (t *Target) keep(rel string, data []byte) {
 	t.files[rel] = snapshot{data: data, hash: sha256.Sum256(data)}
 }
 
-// walkGoFiles calls fn with the slash path of every non-test Go file of the module at root, skipping
-// vendor, testdata, hidden and underscore directories and nested modules, as the go command does.
-func walkGoFiles(root string, fn func(rel string) error) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			name := d.Name()
-			if rel != "." && (name == "vendor" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || exists(filepath.Join(p, "go.mod"))) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		return fn(filepath.ToSlash(rel))
-	})
-}
-
 // commandPackages loads the module's main packages other than skip: where a manager wrapper's options
 // may be filled in.
-func commandPackages(root, skip string) ([]*gosource.Package, error) {
-	dirs := map[string]bool{}
-	err := walkGoFiles(root, func(rel string) error {
-		if dir := path.Dir(rel); dir != skip && !dirs[dir] {
-			src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
-			if err != nil {
-				return err
-			}
-			if !bytes.Contains(src, []byte("\nfunc main()")) {
-				return nil
-			}
-			f, err := parser.ParseFile(token.NewFileSet(), rel, src, parser.PackageClauseOnly)
-			if err == nil && f.Name.Name == "main" {
-				dirs[dir] = true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+func commandPackages(root string, idx *moduleIndex, skip string) ([]*gosource.Package, error) {
 	var pkgs []*gosource.Package
-	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+	for _, dir := range idx.mainDirs() {
+		if dir == skip {
+			continue
+		}
 		p, err := gosource.LoadPackage(root, dir)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -266,30 +316,39 @@ func commandPackages(root, skip string) ([]*gosource.Package, error) {
 	return pkgs, nil
 }
 
-// findManager returns the one non-test Go file of the module that creates a controller-runtime manager.
-func findManager(root string) (string, error) {
-	var found []string
-	err := walkGoFiles(root, func(rel string) error {
-		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
-		// ctrl.NewManager, or New of controller-runtime's manager package under any import name.
-		if err != nil || !bytes.Contains(src, []byte("NewManager(")) && !bytes.Contains(src, []byte(`"sigs.k8s.io/controller-runtime/pkg/manager"`)) {
-			return err
+// findManager returns the non-test Go file that creates the controller-runtime manager of a command
+// of the module: in a main package, or in a package a main package links (Cluster API providers build
+// theirs in pkg/manager). Of several, the one nearest to a main package wins; files that only tests link,
+// such as an envtest harness, are never managers.
+func findManager(root string, idx *moduleIndex) (string, error) {
+	dist := idx.distances()
+	var found, unlinked []string
+	nearest := -1
+	for _, dir := range idx.dirs() {
+		for _, rel := range idx.pkgs[dir].Manager {
+			f, err := gosource.ParseFile(root, rel)
+			if err != nil {
+				return "", err
+			}
+			if len(gosource.FindManagerCall(f)) == 0 {
+				continue
+			}
+			d, linked := dist[dir]
+			switch {
+			case !linked:
+				unlinked = append(unlinked, rel)
+			case nearest < 0 || d < nearest:
+				found, nearest = []string{rel}, d
+			case d == nearest:
+				found = append(found, rel)
+			}
 		}
-		f, err := gosource.ParseSource(rel, src)
-		if err != nil {
-			return err
-		}
-		if len(gosource.FindManagerCall(f)) > 0 {
-			found = append(found, f.Path)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
 	}
-	sort.Strings(found)
 	switch len(found) {
 	case 0:
+		if len(unlinked) > 0 {
+			return "", edit.Refusedf("no command of the module creates a manager: %s create one but no main package links them (pass --main to choose one)", strings.Join(unlinked, ", "))
+		}
 		return "", edit.Refusedf("no ctrl.NewManager call found in %s (pass --main if it is hidden)", root)
 	case 1:
 		return found[0], nil

@@ -45,6 +45,11 @@ func checkManagerArgs(r *repo) error {
 		if !r.diagnostics || (c != r.t.Container && !c.HasArgs()) {
 			continue
 		}
+		// manager.yaml is a base: the overlays a cluster receives are what count (Nutanix passes the
+		// diagnostics address from a config/default patch).
+		if c == r.t.Container && r.t.OverlaysServeDiagnostics() {
+			continue
+		}
 		if _, _, ok := c.Arg(manifest.AddressFlag, true); !ok {
 			r.reportNoAddress(c)
 		}
@@ -106,7 +111,7 @@ func (r *repo) reportNoAddress(c *manifest.Container) {
 // ports (strategic merge keeps both lists), so one in a patch counts.
 func checkPort(r *repo) error {
 	c := r.t.Container
-	if !r.diagnostics || c == nil {
+	if !r.diagnostics || c == nil || r.t.OverlaysServeDiagnostics() {
 		return nil
 	}
 	addr, on := diagnosticsAddress(c)

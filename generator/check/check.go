@@ -18,6 +18,7 @@ const (
 	MarkersInGodoc                ID = "markers-in-godoc"
 	RoleMissingReviewRules        ID = "role-missing-review-rules"
 	RoleStale                     ID = "role-stale"
+	RoleClobbered                 ID = "role-clobbered"
 	RBACPathsMissMarkers          ID = "rbac-paths-miss-markers"
 	ManifestNoDiagnosticsArgs     ID = "manifest-no-diagnostics-args"
 	ManifestNoPort                ID = "manifest-no-port"
@@ -31,7 +32,7 @@ const (
 
 // IDs lists every ID, in documentation order.
 var IDs = []ID{
-	MarkersInGodoc, RoleMissingReviewRules, RoleStale, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
+	MarkersInGodoc, RoleMissingReviewRules, RoleStale, RoleClobbered, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
 	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, ProxyPortCollision, TLSOptionsDiscarded,
 	BundleOutOfStep, HelmOutOfStep,
 }
@@ -65,7 +66,7 @@ func Run(root string, opts Options) ([]Finding, error) {
 	// role-stale runs last: it leaves out drift that an earlier finding already explains.
 	for _, check := range []func(*repo) error{
 		checkIgnoredMarkers, checkRBACPaths, checkReviewRules, checkTLSOptions,
-		checkManagerArgs, checkMetricsAddress, checkProxies, checkBundles, checkHelmCharts, checkRoleStale,
+		checkManagerArgs, checkMetricsAddress, checkProxies, checkBundles, checkHelmCharts, checkRoleClobbered, checkRoleStale,
 	} {
 		if err := check(r); err != nil {
 			return nil, err
@@ -120,7 +121,7 @@ func (r *repo) mainFile() string {
 // regenerate names the command that rewrites role.yaml: the make target running controller-gen rbac.
 func (r *repo) regenerate() string {
 	if r.t.RBAC != nil && r.t.RBAC.Target != "" {
-		return "`make " + r.t.RBAC.Target + "`"
+		return "`make " + r.t.EntryTarget(r.t.RBAC) + "`"
 	}
 	return "controller-gen rbac"
 }

@@ -84,6 +84,10 @@ func findManifests(t *generator.Target) (manifests, error) {
 				m.bundles = append(m.bundles, bundle{path: rel, manager: manager, roles: roles})
 				continue
 			}
+			// A patch no kustomization names (one only a comment mentions) reaches no cluster.
+			if !t.Kustomize.Referenced(rel) {
+				continue
+			}
 			if manager.Deployment == deployment {
 				m.managers = append(m.managers, manager)
 			}

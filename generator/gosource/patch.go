@@ -75,6 +75,10 @@ func Patch(m *Manager, backend Backend, markers MarkerEdit) ([]Change, error) {
 		if err := m.planFlags(backend, add); err != nil {
 			return nil, err
 		}
+	} else if es, err := m.planKeepTLS(); err != nil {
+		return nil, err
+	} else if len(es) > 0 {
+		add(m.File, "keep the TLS options the diagnostics flags derive and apply them to the webhook server", es...)
 	}
 	switch markers {
 	case AddMarkers:
@@ -329,6 +333,29 @@ func (m *Manager) planWebhookTLS() ([]edit.Edit, error) {
 	}
 	return nil, &edit.PositionError{File: m.File.Path, Line: m.File.Line(server.Pos()),
 		Expected: "webhook.NewServer(webhook.Options{…}) (its TLSOpts must get the diagnostics TLS settings)", Found: m.File.Text(server)}
+}
+
+// planKeepTLS mends a retrofitted manager that discards its TLS options (`_, metrics, err :=
+// o.ServerOptions()`, or `_` first for Cluster API's GetManagerOptions, as upstream EKS Anywhere does): the
+// blank becomes tlsOptions, which the webhook server then gets. Only a := in the manager's own function
+// whose options are a literal is mended; check reports the others.
+func (m *Manager) planKeepTLS() ([]edit.Edit, error) {
+	if m.Options == nil || declares(m.Func, "tlsOptions") {
+		return nil, nil
+	}
+	for _, d := range FindDerivations(m.Pkg) {
+		id, ok := d.TLS.(*ast.Ident)
+		if d.File != m.File || d.TLSUsed || !ok || id.Name != "_" || d.Assign.Tok != token.DEFINE ||
+			d.Assign.Pos() < m.Func.Pos() || d.Assign.End() > m.Call.Pos() {
+			continue
+		}
+		webhook, err := m.planWebhookTLS()
+		if err != nil {
+			return nil, err
+		}
+		return append([]edit.Edit{{Start: m.File.Offset(id.Pos()), End: m.File.Offset(id.End()), Text: "tlsOptions"}}, webhook...), nil
+	}
+	return nil, nil
 }
 
 // insertField adds key: value to a composite literal, on its own line in a multi-line literal.

@@ -10,6 +10,7 @@ package helmchart
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -22,18 +23,26 @@ import (
 )
 
 // Find lists the directories holding a Chart.yaml under root, relative to it and slash-separated,
-// skipping hidden directories, vendored code and test data.
+// skipping hidden directories, vendored code, test data, and nested Go modules (a directory below root
+// with its own go.mod holds another module, whose charts deploy that module's binaries). A chart's own
+// directories, subcharts included, are not searched further.
 func Find(root string) ([]string, error) {
+	if isFile(filepath.Join(root, "Chart.yaml")) {
+		return []string{"."}, nil
+	}
 	var charts []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "vendor" || d.Name() == "testdata" || d.Name() == "node_modules") {
+		if !d.IsDir() || p == root {
+			return nil
+		}
+		if name := d.Name(); strings.HasPrefix(name, ".") || name == "vendor" || name == "testdata" || name == "node_modules" || isFile(filepath.Join(p, "go.mod")) {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && d.Name() == "Chart.yaml" {
-			rel, _ := filepath.Rel(root, filepath.Dir(p))
+		if isFile(filepath.Join(p, "Chart.yaml")) {
+			rel, _ := filepath.Rel(root, p)
 			charts = append(charts, filepath.ToSlash(rel))
 			return filepath.SkipDir
 		}
@@ -41,6 +50,11 @@ func Find(root string) ([]string, error) {
 	})
 	slices.Sort(charts)
 	return charts, err
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 // Chart is a loaded chart and where it is.
@@ -60,7 +74,8 @@ func Load(root, dir string) (*Chart, error) {
 }
 
 // Render is `helm template` with the chart's default values and a release named "release": rendered
-// text by template name ("<chart>/templates/x.yaml").
+// text by template name ("<chart>/templates/x.yaml"). As `helm template` does, it leaves out NOTES.txt,
+// which is text for a person, and partials. Readers of resources use Manifests.
 func (c *Chart) Render() (map[string]string, error) {
 	values, err := chartutil.ToRenderValues(c.chart, c.chart.Values, chartutil.ReleaseOptions{Name: "release", Namespace: "default", IsInstall: true}, chartutil.DefaultCapabilities)
 	if err != nil {
@@ -72,6 +87,11 @@ func (c *Chart) Render() (map[string]string, error) {
 			return nil, inner
 		}
 		return nil, err
+	}
+	for name := range out {
+		if !isManifestTemplate(name) {
+			delete(out, name)
+		}
 	}
 	return out, nil
 }
@@ -108,7 +128,7 @@ func (c *Chart) withSource(sources map[string][]byte) *Chart {
 }
 
 // names returns the rendered template names, sorted.
-func names(rendered map[string]string) []string {
+func names[T any](rendered map[string]T) []string {
 	ns := make([]string, 0, len(rendered))
 	for n := range rendered {
 		ns = append(ns, n)

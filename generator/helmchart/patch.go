@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"regexp"
 	"slices"
@@ -27,36 +26,56 @@ type Change struct {
 	Reasons []string
 }
 
-// Patch plans the template edits that make the chart's manager — the Deployment container passing
-// --oldFlag — serve diagnostics: the flag becomes --diagnostics-address=:8443 with
-// --insecure-diagnostics=false, the container gets port 8443 (named as the Service port that reached the
-// old metrics port, so monitors keep their port name), that Service targets 8443, and the chart's
-// ClusterRoles grant the reviews. The patched chart is rendered again and checked; nothing is planned
-// unless it renders as intended. A chart without such a container yields nothing.
+// Patch plans the template edits that make the chart's manager — the container of a Deployment or
+// StatefulSet passing --oldFlag in its args — serve diagnostics: the flag becomes
+// --diagnostics-address=:8443 with --insecure-diagnostics=false, the container gets port 8443 (named as
+// the Service port that reached the old metrics port, so monitors keep their port name), that Service
+// targets 8443, and the chart's ClusterRoles grant the reviews. The patched chart is rendered again and
+// checked; nothing is planned unless it renders as intended. A chart without such a container (one that
+// does not deploy this manager, or deploys it retrofitted already) yields nothing and no error.
+//
+// It reads the chart's resources through Manifests, so NOTES.txt and templates that render no
+// Kubernetes object do not matter. A chart that cannot be rendered with its default values yields a
+// *NotRenderedError (errors.Is(err, ErrNotRendered)).
 //
 // warnings name what it leaves to a person: monitor templates that still scrape that port over plain
-// HTTP without credentials (often disabled by default, so they render to nothing here).
+// HTTP without credentials (often disabled by default, so they render to nothing here), and, when it
+// finds no manager to patch, the containers passing the flag that it leaves alone (the flag in their
+// command, a DaemonSet, a subchart's template).
 func (c *Chart) Patch(oldFlag string) (changes []Change, warnings []string, err error) {
-	rendered, err := c.Render()
+	if oldFlag == "" {
+		return nil, nil, nil
+	}
+	manifests, err := c.Manifests()
 	if err != nil {
-		return nil, nil, fmt.Errorf("chart %s: render with default values: %w", c.Dir, err)
+		return nil, nil, err
 	}
 	flag := "--" + oldFlag
-	var manager *manifest.Container
-	var managerTemplate, oldValue string
-	for _, name := range names(rendered) {
-		containers, err := manifest.FindAll(c.File(name), []byte(rendered[name]))
-		if err != nil {
-			continue
-		}
-		for _, ct := range containers {
-			if v, _, ok := ct.Arg(flag, true); ok && oldFlag != "" {
-				manager, managerTemplate, oldValue = ct, name, v
-			}
+	var manager *container
+	var oldValue string
+	var unpatched []string // containers passing the flag where Patch does not edit it
+	for _, ct := range containers(manifests) {
+		v, inArgs := arg(ct.Args, flag, true)
+		_, inCommand := arg(ct.Command, flag, false)
+		switch {
+		case (inArgs || inCommand) && ct.kind == "DaemonSet":
+			// A manager elects a leader; a DaemonSet passing the flag is more likely another binary.
+			unpatched = append(unpatched, fmt.Sprintf("%s: container %s of DaemonSet %s passes %s; diagkit patches a manager deployed by a Deployment or StatefulSet only: if it runs this manager, pass --diagnostics-address=:8443 --insecure-diagnostics=false and expose port 8443 by hand",
+				c.File(ct.template), ct.Name, ct.workload, flag))
+		case inArgs:
+			manager, oldValue = ct, v
+		case inCommand:
+			unpatched = append(unpatched, fmt.Sprintf("%s: container %s of %s %s passes %s in its command, which diagkit does not patch: move it to args, or pass --diagnostics-address=:8443 --insecure-diagnostics=false and expose port 8443 by hand",
+				c.File(ct.template), ct.Name, ct.kind, ct.workload, flag))
 		}
 	}
 	if manager == nil {
-		return nil, nil, nil
+		return nil, unpatched, nil
+	}
+	managerTemplate := manager.template
+	if c.Source(managerTemplate) == nil {
+		return nil, []string{fmt.Sprintf("%s: container %s passes %s from a subchart's template, which diagkit does not patch: retrofit the subchart (%s)",
+			c.Dir, manager.Name, flag, managerTemplate)}, nil
 	}
 	_, oldPort, _ := net.SplitHostPort(oldValue)
 
@@ -74,11 +93,7 @@ func (c *Chart) Patch(oldFlag string) (changes []Change, warnings []string, err 
 
 	// The Service that reached the old metrics port names the manager's new one.
 	portName := manifest.PortName
-	services, err := servicesReaching(rendered, oldPort)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, s := range services {
+	for _, s := range servicesReaching(manifests, oldPort) {
 		if s.portName != "" {
 			portName = s.portName
 		}
@@ -96,7 +111,7 @@ func (c *Chart) Patch(oldFlag string) (changes []Change, warnings []string, err 
 	}
 	plan(managerTemplate, fmt.Sprintf("container %s: pass --diagnostics-address=:8443 --insecure-diagnostics=false instead of %s, expose 8443 as %s", manager.Name, flag, portName), es...)
 
-	if name, ok := lacksReviews(rendered); ok {
+	if name, ok := lacksReviews(manifests); ok {
 		es, err := addReviewRules(c.File(name), c.Source(name))
 		if err != nil {
 			return nil, nil, err
@@ -120,45 +135,44 @@ func (c *Chart) Patch(oldFlag string) (changes []Change, warnings []string, err 
 }
 
 // verify renders the chart and checks what Patch promised.
-func (c *Chart) verify(flag, container string) error {
-	rendered, err := c.Render()
+func (c *Chart) verify(flag, name string) error {
+	manifests, err := c.Manifests()
 	if err != nil {
 		return err
 	}
 	var errs []error
 	found := false
-	for _, name := range names(rendered) {
-		containers, err := manifest.FindAll(c.File(name), []byte(rendered[name]))
-		if err != nil {
+	for _, ct := range containers(manifests) {
+		if ct.Name != name {
 			continue
 		}
-		for _, ct := range containers {
-			if ct.Name != container {
-				continue
+		found = true
+		if v, ok := arg(ct.Args, manifest.AddressFlag, true); !ok || v != ":8443" {
+			errs = append(errs, fmt.Errorf("%s: container %s: --diagnostics-address is %q", ct.template, name, v))
+		}
+		if v, ok := arg(ct.Args, manifest.InsecureFlag, false); !ok || v != "false" {
+			errs = append(errs, fmt.Errorf("%s: container %s: --insecure-diagnostics is %q", ct.template, name, v))
+		}
+		if _, ok := arg(ct.Args, flag, true); ok {
+			errs = append(errs, fmt.Errorf("%s: container %s still passes %s", ct.template, name, flag))
+		}
+		has := false
+		seen := map[string]bool{}
+		for _, p := range ct.Ports {
+			has = has || p.ContainerPort == "8443"
+			if p.Name != "" && seen[p.Name] {
+				errs = append(errs, fmt.Errorf("%s: container %s has two ports named %s", ct.template, name, p.Name))
 			}
-			found = true
-			if v, _, ok := ct.Arg(manifest.AddressFlag, true); !ok || v != ":8443" {
-				errs = append(errs, fmt.Errorf("%s: container %s: --diagnostics-address is %q", name, container, v))
-			}
-			if v, _, ok := ct.Arg(manifest.InsecureFlag, false); !ok || v != "false" {
-				errs = append(errs, fmt.Errorf("%s: container %s: --insecure-diagnostics is %q", name, container, v))
-			}
-			if _, _, ok := ct.Arg(flag, true); ok {
-				errs = append(errs, fmt.Errorf("%s: container %s still passes %s", name, container, flag))
-			}
-			has := false
-			for _, p := range ct.Ports() {
-				has = has || p.Number == "8443"
-			}
-			if !has {
-				errs = append(errs, fmt.Errorf("%s: container %s has no port 8443", name, container))
-			}
+			seen[p.Name] = true
+		}
+		if !has {
+			errs = append(errs, fmt.Errorf("%s: container %s has no port 8443", ct.template, name))
 		}
 	}
 	if !found {
-		errs = append(errs, fmt.Errorf("container %s is gone", container))
+		errs = append(errs, fmt.Errorf("container %s is gone", name))
 	}
-	if _, lacks := lacksReviews(rendered); lacks {
+	if _, lacks := lacksReviews(manifests); lacks {
 		errs = append(errs, errors.New("no ClusterRole grants the reviews"))
 	}
 	return errors.Join(errs...)
@@ -181,13 +195,13 @@ func (c *Chart) monitorWarnings(portName string) []string {
 type serviceRef struct{ template, portName string }
 
 // servicesReaching lists the Service ports whose targetPort is the old metrics port.
-func servicesReaching(rendered map[string]string, oldPort string) ([]serviceRef, error) {
-	var refs []serviceRef
+func servicesReaching(manifests map[string][]byte, oldPort string) []serviceRef {
 	if oldPort == "" {
-		return nil, nil
+		return nil
 	}
-	for _, name := range names(rendered) {
-		dec := yamlv3.NewDecoder(strings.NewReader(rendered[name]))
+	var refs []serviceRef
+	for _, name := range names(manifests) {
+		dec := yamlv3.NewDecoder(bytes.NewReader(manifests[name]))
 		for {
 			var svc struct {
 				Kind string `yaml:"kind"`
@@ -198,13 +212,11 @@ func servicesReaching(rendered map[string]string, oldPort string) ([]serviceRef,
 					} `yaml:"ports"`
 				} `yaml:"spec"`
 			}
-			if err := dec.Decode(&svc); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, fmt.Errorf("%s: rendered YAML: %w", name, err)
+			var node yamlv3.Node
+			if err := dec.Decode(&node); err != nil {
+				break // EOF: Manifests returns YAML only
 			}
-			if svc.Kind != "Service" {
+			if len(node.Content) == 0 || node.Content[0].Decode(&svc) != nil || svc.Kind != "Service" {
 				continue
 			}
 			for _, p := range svc.Spec.Ports {
@@ -214,7 +226,7 @@ func servicesReaching(rendered map[string]string, oldPort string) ([]serviceRef,
 			}
 		}
 	}
-	return refs, nil
+	return refs
 }
 
 var (
@@ -271,14 +283,17 @@ func retargetService(file string, src []byte, oldPort string) ([]edit.Edit, erro
 	return es, nil
 }
 
-// secureArgs replaces the line passing flag with the diagnostics flags and adds port 8443 to the
-// container's ports: key.
+// secureArgs replaces the line passing flag (with the next item, its value, when the flag is bare, as in
+// "- --metrics-addr" then "- :8080") with the diagnostics flags, and gives the container port 8443 named
+// portName: the container's port of that name moves to 8443 (so Services targeting it by name follow),
+// one on 8443 is kept, else a new item goes under the container's ports: key, or under a new ports: key
+// after the args list.
 func secureArgs(file string, src []byte, flag, portName string) ([]edit.Edit, error) {
 	l := linesOf(file, src)
 	at := -1
 	for i, line := range l.lines {
-		if m := listItemIndent.FindStringSubmatch(line); m != nil {
-			item := strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "-")), `"'`)
+		if listItemIndent.MatchString(line) {
+			item := itemValue(line)
 			if item == flag || strings.HasPrefix(item, flag+"=") {
 				if at >= 0 {
 					return nil, &edit.PositionError{File: file, Line: i + 1, Expected: "one line passing " + flag, Found: "a second one"}
@@ -291,7 +306,11 @@ func secureArgs(file string, src []byte, flag, portName string) ([]edit.Edit, er
 		return nil, &edit.PositionError{File: file, Line: 1, Expected: "an args item passing " + flag, Found: "none (it is built by a template function?)"}
 	}
 	item := listItemIndent.FindStringSubmatch(l.lines[at])[1]
-	es := []edit.Edit{l.replace(at, item+"- --diagnostics-address=:8443\n"+item+"- --insecure-diagnostics=false\n")}
+	last := at // the last line of the flag's items
+	if itemValue(l.lines[at]) == flag && at+1 < len(l.lines) && strings.HasPrefix(l.lines[at+1], item+"- ") && !strings.HasPrefix(itemValue(l.lines[at+1]), "-") {
+		last = at + 1
+	}
+	es := []edit.Edit{{Start: l.at[at], End: l.at[last] + len(l.lines[last]), Text: item + "- --diagnostics-address=:8443\n" + item + "- --insecure-diagnostics=false\n"}}
 
 	// The container's ports: key, a sibling of args: below the flag.
 	argsIndent := ""
@@ -301,31 +320,95 @@ func secureArgs(file string, src []byte, flag, portName string) ([]edit.Edit, er
 			break
 		}
 	}
-	for i := at + 1; i < len(l.lines); i++ {
+	for i := last + 1; i < len(l.lines); i++ {
 		line := strings.TrimRight(l.lines[i], "\n")
 		if strings.TrimSpace(line) != "" && len(indentOf(line)) < len(argsIndent) {
 			break // past the container
 		}
 		if m := portsKeyLine.FindStringSubmatch(line); m != nil && m[1] == argsIndent && i+1 < len(l.lines) {
-			itemIndent := indentOf(l.lines[i+1])
-			return append(es, l.insertAfter(i, itemIndent+"- containerPort: 8443\n"+itemIndent+"  name: "+portName+"\n"+itemIndent+"  protocol: TCP\n")), nil
+			port, err := portEdit(l, i, portName)
+			if err != nil || port == nil {
+				return es, err
+			}
+			return append(es, *port), nil
 		}
 	}
 	// No ports: key: one after the args list.
-	end := at
+	end := last
 	for end+1 < len(l.lines) && strings.HasPrefix(l.lines[end+1], item+"- ") {
 		end++
 	}
 	return append(es, l.insertAfter(end, argsIndent+"ports:\n"+item+"- containerPort: 8443\n"+item+"  name: "+portName+"\n"+item+"  protocol: TCP\n")), nil
 }
 
+var (
+	containerPortLine = regexp.MustCompile(`^(\s*-?\s*)containerPort:\s*(\S+)\s*$`)
+	portNameLine      = regexp.MustCompile(`^\s*-?\s*name:\s*["']?([^"'\s]+)["']?\s*$`)
+)
+
+// portEdit gives port 8443 named name to the ports list whose key is line key: nil when a port is 8443
+// already, the containerPort line of the port named name changed, else a new item after the key.
+func portEdit(l lineEdits, key int, name string) (*edit.Edit, error) {
+	keyIndent, itemIndent := indentOf(l.lines[key]), indentOf(l.lines[key+1])
+	// The list's lines: deeper than the key, or items at the key's indent.
+	var items [][]int // line numbers of each item
+	for i := key + 1; i < len(l.lines); i++ {
+		line := strings.TrimRight(l.lines[i], "\n")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if len(indentOf(line)) < len(keyIndent) || len(indentOf(line)) == len(keyIndent) && !strings.HasPrefix(line, keyIndent+"- ") {
+			break
+		}
+		if strings.HasPrefix(line, itemIndent+"- ") || len(items) == 0 {
+			items = append(items, nil)
+		}
+		items[len(items)-1] = append(items[len(items)-1], i)
+	}
+	for _, item := range items {
+		for _, i := range item {
+			if m := containerPortLine.FindStringSubmatch(strings.TrimRight(l.lines[i], "\n")); m != nil && strings.Trim(m[2], `"'`) == "8443" {
+				return nil, nil
+			}
+		}
+	}
+	for _, item := range items {
+		named, number := -1, -1
+		for _, i := range item {
+			line := strings.TrimRight(l.lines[i], "\n")
+			if containerPortLine.MatchString(line) {
+				number = i
+			}
+			if m := portNameLine.FindStringSubmatch(line); m != nil && m[1] == name {
+				named = i
+			}
+		}
+		if named < 0 {
+			continue
+		}
+		if number < 0 {
+			return nil, &edit.PositionError{File: l.file, Line: named + 1, Expected: "a plain containerPort line in the port named " + name, Found: "none, or a templated one"}
+		}
+		m := containerPortLine.FindStringSubmatch(strings.TrimRight(l.lines[number], "\n"))
+		e := l.replace(number, m[1]+"containerPort: 8443\n")
+		return &e, nil
+	}
+	e := l.insertAfter(key, itemIndent+"- containerPort: 8443\n"+itemIndent+"  name: "+name+"\n"+itemIndent+"  protocol: TCP\n")
+	return &e, nil
+}
+
+// itemValue is the value of a list item line, unquoted.
+func itemValue(line string) string {
+	return strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "-")), `"'`)
+}
+
 // lacksReviews reports whether no rendered ClusterRole grants the reviews, and which template holds the
 // ClusterRole to add them to: the one named like the manager's role, else the first.
-func lacksReviews(rendered map[string]string) (string, bool) {
+func lacksReviews(manifests map[string][]byte) (string, bool) {
 	var rules []rbacrole.Rule
 	first, managerRole := "", ""
-	for _, name := range names(rendered) {
-		roles, _ := rbacrole.ParseRoles(name, []byte(rendered[name]), func(string) bool { return true })
+	for _, name := range names(manifests) {
+		roles, _ := rbacrole.ParseRoles(name, manifests[name], func(string) bool { return true })
 		for _, r := range roles {
 			rules = append(rules, r.Rules...)
 			if first == "" {

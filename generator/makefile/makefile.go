@@ -3,6 +3,8 @@
 package makefile
 
 import (
+	"errors"
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -10,140 +12,233 @@ import (
 	"github.com/diagkit/diagkit/generator/edit"
 )
 
-// RBAC is the controller-gen invocation that writes the RBAC role.
+// RBAC is a controller-gen invocation that writes an RBAC role (it has an rbac: argument).
 type RBAC struct {
-	Path     string // the Makefile
-	Line     int
-	Target   string   // the make target whose recipe runs it
-	Paths    []string // package patterns, brace lists expanded, "./" prefix removed
+	Path   string // the file holding it: the Makefile, or a file the Makefile includes
+	Line   int    // where the controller-gen command starts
+	Target string // the rule whose recipe runs it, as named in the Makefile ("config/.flag.mk"); see Tools.EntryTarget
+	// Paths are the package patterns, relative to the Makefile's directory: variables expanded, then
+	// brace lists expanded and the "./" prefix removed. A value that did not fully expand is kept as
+	// written (after expanding what could be) and marks the invocation Unresolved.
+	Paths    []string
 	RoleName string
-	// OutputDir is where role.yaml goes (controller-gen's default: config/rbac).
+	// OutputDir is where role.yaml goes, relative to the Makefile's directory (controller-gen's default:
+	// config/rbac).
 	OutputDir string
+	// Unresolved reports that part of the invocation did not expand: a paths= or output value, an
+	// argument that may hold more (a variable defined nowhere this package read, $(shell ...)) or a cd
+	// before the command. What did not expand is left as written; Scans may miss packages.
+	Unresolved bool
 
-	src       []byte
-	lastPaths [2]int // byte range of the last paths= argument
+	src []byte // the contents of Path
+	// lastPaths is the byte range in src of the word AddPath inserts after: the last paths= argument, or
+	// the variable reference (such as $(CONTROLLER_GEN_PATHS)) that expands to it.
+	lastPaths [2]int
+	hasPaths  bool   // lastPaths is set
+	quote     string // the quote around that paths= value, if any
+	dir       string // the directory controller-gen runs in, relative to the Makefile's ("" after a cd not followed)
 }
 
-// Tools is what a Makefile says about controller-gen.
+// Tools is what a Makefile, and the files it includes, say about controller-gen and its rules.
 type Tools struct {
 	ControllerGenVersion string
-	RBAC                 *RBAC // nil when no invocation generates RBAC
+	// RBAC is the last invocation in Invocations with a paths= argument (nil when there is none), as
+	// before Invocations existed. A Makefile may run several (a test one, one per component): callers
+	// should choose among Invocations, by OutputDir and by the target reaching them (Reaches, EntryTarget).
+	RBAC *RBAC
+	// Invocations are every controller-gen invocation writing RBAC, in make's reading order (an included
+	// file's at its include directive).
+	Invocations []*RBAC
+	Includes    []Include
+
+	file    string
+	vars    variables
+	rules   map[string]*Rule
+	targets []string
+	recipes []recipeLine
+	sources []string // files read, in order
+	srcs    map[string][]byte
 }
 
 var (
-	ruleLine   = regexp.MustCompile(`^([A-Za-z0-9_.\-]+)\s*:([^=]|$)`)
 	versionVar = regexp.MustCompile(`(?m)^\s*(?:export\s+)?CONTROLLER_(?:GEN|TOOLS)_VER(?:SION)?\s*[:?]?=\s*(v[0-9][0-9A-Za-z.\-]*)`)
-	assignment = regexp.MustCompile(`(?m)^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*[:?]?=[ \t]*(.*?)\s*$`)
-	reference  = regexp.MustCompile(`\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]`)
 	// kubebuilder v2/v3 Makefiles install it inline.
-	installedVersion = regexp.MustCompile(`sigs\.k8s\.io/controller-tools/cmd/controller-gen@(v[0-9][0-9A-Za-z.\-]*)`)
-	argument         = regexp.MustCompile(`(?:"[^"]*"|'[^']*'|[^\s"'])+`)
+	installedVersion = regexp.MustCompile(`sigs\.k8s\.io/controller-tools/cmd/controller-gen@(\$\([A-Za-z0-9_]+\)|\$\{[A-Za-z0-9_]+\}|[^\s"',)$]+)`)
+	semverish        = regexp.MustCompile(`^v[0-9][0-9A-Za-z.\-+]*$`)
+	versionVarNames  = []string{"CONTROLLER_GEN_VER", "CONTROLLER_GEN_VERSION", "CONTROLLER_TOOLS_VER", "CONTROLLER_TOOLS_VERSION"}
 )
 
-// Parse reads the Makefile src.
+// Parse reads the Makefile src. Variables and rules of the files it includes are not seen; see ParseWith.
 func Parse(file string, src []byte) *Tools {
-	t := &Tools{}
-	if m := versionVar.FindSubmatch(src); m != nil {
-		t.ControllerGenVersion = string(m[1])
-	} else if m := installedVersion.FindSubmatch(src); m != nil {
-		t.ControllerGenVersion = string(m[1])
+	return ParseWith(file, src, nil)
+}
+
+// ParseWith reads the Makefile src (file is its slash path relative to the repository) and the files it
+// includes, which read returns given their slash path relative to the repository (include directives are
+// relative to the Makefile's directory, as make resolves them). A nil read reads no included file; an
+// error from read leaves that include unread (Include.Loaded false).
+func ParseWith(file string, src []byte, read func(path string) ([]byte, error)) *Tools {
+	p := &parser{main: file, dir: path.Dir(file), read: read, vars: variables{}, loaded: map[string]bool{}, sources: map[string][]byte{}}
+	var order []string
+	p.read = func(name string) ([]byte, error) {
+		if read == nil {
+			return nil, errors.New("no reader")
+		}
+		data, err := read(name)
+		if err == nil {
+			order = append(order, name)
+		}
+		return data, err
 	}
-	eachRecipeLine(src, func(logical string, offset int, target string) {
-		if strings.Contains(logical, "CONTROLLER_GEN") || strings.Contains(logical, "controller-gen") {
-			if r := parseInvocation(file, src, logical, offset); r != nil {
-				r.Target = target
-				t.RBAC = r // the last one wins: it writes the file last
+	order = append(order, file)
+	p.parseFile(file, src, 0)
+
+	t := &Tools{Includes: p.includes, file: file, vars: p.vars, recipes: p.recipes, sources: order, srcs: p.sources}
+	t.buildRules(p.rules)
+	for _, rl := range p.recipes {
+		target := t.vars.expand(rl.target, "")
+		for _, c := range commands(rl, t.vars, target) {
+			if r := invocation(rl, c, target); r != nil {
+				t.Invocations = append(t.Invocations, r)
+				if len(r.Paths) > 0 {
+					t.RBAC = r
+				}
+			}
+			if calls := t.makeCalls(c); len(calls) > 0 {
+				if r := t.rules[target]; r != nil {
+					r.Makes = appendNew(r.Makes, calls...)
+				}
 			}
 		}
-	})
+	}
+	t.ControllerGenVersion = t.controllerGenVersion()
 	return t
 }
 
-// Writer is a recipe line that names a file, such as `kustomize build config/default > bundle.yaml`.
-type Writer struct {
-	Target string // the make target whose recipe it is
-	Line   int
+// Expand expands make variable references in s with the Makefile's variables (those of included files
+// too, with ParseWith); ok is false when some reference could not be expanded and is left as written.
+func (t *Tools) Expand(s string) (expanded string, ok bool) {
+	e := t.vars.expand(s, "")
+	return e, resolved(e)
 }
 
-// WriterOf returns the first recipe line of the Makefile src that names file (a slash path relative to
-// the repository, with or without a leading "./") as a whole argument or redirection target.
-func WriterOf(src []byte, file string) (Writer, bool) {
-	var w Writer
-	found := false
-	eachRecipeLine(src, func(logical string, offset int, target string) {
-		if found {
-			return
-		}
-		for _, arg := range argument.FindAllString(logical, -1) {
-			arg = strings.Trim(strings.TrimLeft(arg, ">"), `"'`)
-			if path.Clean(arg) == path.Clean(file) {
-				w, found = Writer{Target: target, Line: strings.Count(string(src[:offset]), "\n") + 1}, true
-				return
+func (t *Tools) controllerGenVersion() string {
+	best, order := "", -1
+	for _, name := range versionVarNames {
+		if v, ok := t.vars[name]; ok && (order < 0 || v.order < order) {
+			if value := strings.Trim(t.vars.expand(v.value, ""), `"'`); semverish.MatchString(value) {
+				best, order = value, v.order
 			}
 		}
-	})
-	return w, found
+	}
+	if best != "" {
+		return best
+	}
+	for _, name := range t.sources {
+		for _, m := range installedVersion.FindAllSubmatch(t.srcs[name], -1) {
+			if value := t.vars.expand(string(m[1]), ""); semverish.MatchString(value) {
+				return value
+			}
+		}
+	}
+	if m := versionVar.FindSubmatch(t.srcs[t.file]); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
-// eachRecipeLine calls fn with every logical recipe line of src (backslash continuations joined), its
-// offset and the target of the rule it belongs to.
-func eachRecipeLine(src []byte, fn func(logical string, offset int, target string)) {
-	text := string(src)
-	target := ""
-	for start := 0; start < len(text); {
-		end := start
-		for {
-			nl := strings.IndexByte(text[end:], '\n')
-			if nl < 0 {
-				end = len(text)
-				break
-			}
-			end += nl
-			if end > 0 && text[end-1] == '\\' {
-				end++
-				continue
-			}
+// invocation returns the controller-gen invocation writing RBAC that c is, or nil.
+func invocation(rl recipeLine, c command, target string) *RBAC {
+	prog := c.program()
+	start := -1
+	for i, a := range prog {
+		if strings.Contains(a.value, "controller-gen") || strings.Contains(string(rl.src[a.from[0]:a.from[1]]), "CONTROLLER_GEN") {
+			start = i
 			break
 		}
-		logical := text[start:end]
-		if m := ruleLine.FindStringSubmatch(logical); m != nil {
-			target = m[1]
-		}
-		if strings.HasPrefix(logical, "\t") {
-			fn(logical, start, target)
-		}
-		start = end + 1
 	}
-}
-
-func parseInvocation(file string, src []byte, logical string, offset int) *RBAC {
-	r := &RBAC{Path: file, Line: strings.Count(string(src[:offset]), "\n") + 1, OutputDir: "config/rbac", src: src}
-	isRBAC := false
-	for _, loc := range argument.FindAllStringIndex(logical, -1) {
-		arg := logical[loc[0]:loc[1]]
-		switch {
-		case strings.HasPrefix(arg, "rbac:"):
-			isRBAC = true
-			if i := strings.Index(arg, "roleName="); i >= 0 {
-				r.RoleName = strings.Trim(arg[i+len("roleName="):], `"'`)
-			}
-		case strings.HasPrefix(arg, "paths="):
-			r.Paths = append(r.Paths, expand(strings.Trim(arg[len("paths="):], `"'`))...)
-			r.lastPaths = [2]int{offset + loc[0], offset + loc[1]}
-		case strings.HasPrefix(arg, "output:rbac:dir="), strings.HasPrefix(arg, "output:rbac:artifacts:config="):
-			r.OutputDir = cleanDir(expandVariables(src, strings.Trim(arg[strings.LastIndex(arg, "=")+1:], `"'`)))
-		}
-	}
-	if !isRBAC || len(r.Paths) == 0 {
+	if start < 0 {
 		return nil
+	}
+	r := &RBAC{Path: rl.file, Line: lineOf(rl.src, c.start), Target: target, OutputDir: "config/rbac", src: rl.src, dir: c.cwd}
+	if c.cwd == "" {
+		r.Unresolved = true
+	}
+	isRBAC, global, specific := false, "", ""
+	for _, a := range prog[start+1:] {
+		v := a.value
+		switch {
+		case strings.HasPrefix(v, "rbac:"):
+			isRBAC = true
+			for _, opt := range strings.Split(v[len("rbac:"):], ",") {
+				if name, ok := strings.CutPrefix(opt, "roleName="); ok {
+					r.RoleName = name
+				}
+			}
+		case strings.HasPrefix(v, "paths="):
+			r.addPaths(v[len("paths="):])
+			r.lastPaths, r.hasPaths, r.quote = a.from, true, quoteOf(a.raw)
+		case strings.HasPrefix(v, "output:rbac:dir="), strings.HasPrefix(v, "output:rbac:artifacts:config="):
+			specific = v[strings.LastIndex(v, "=")+1:]
+		case strings.HasPrefix(v, "output:dir="), strings.HasPrefix(v, "output:artifacts:config="):
+			global = v[strings.LastIndex(v, "=")+1:]
+		case !resolved(v):
+			// $(ARGS) that did not expand may hold paths= or rbac: arguments.
+			r.Unresolved = true
+		}
+	}
+	if !isRBAC {
+		return nil
+	}
+	out := global
+	if specific != "" {
+		out = specific
+	}
+	if out != "" {
+		if resolved(out) && r.dir != "" {
+			r.OutputDir = cleanDir(path.Join(r.dir, out))
+		} else {
+			r.OutputDir, r.Unresolved = out, true
+		}
 	}
 	return r
 }
 
+func quoteOf(raw string) string {
+	for _, q := range []string{`"`, `'`} {
+		if strings.HasPrefix(raw, "paths="+q) || strings.HasPrefix(raw, q+"paths=") {
+			return q
+		}
+	}
+	return ""
+}
+
+func (r *RBAC) addPaths(value string) {
+	if !resolved(value) || r.dir == "" {
+		r.Paths, r.Unresolved = append(r.Paths, value), true
+		return
+	}
+	for _, p := range expand(value) {
+		r.Paths = append(r.Paths, joinDir(r.dir, p))
+	}
+}
+
+func lineOf(src []byte, offset int) int {
+	return strings.Count(string(src[:offset]), "\n") + 1
+}
+
+// expand expands a controller-gen list: {a,b} or a;b.
 func expand(p string) []string {
 	if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
 		var out []string
 		for _, part := range strings.Split(p[1:len(p)-1], ",") {
+			out = append(out, expand(part)...)
+		}
+		return out
+	}
+	if strings.Contains(p, ";") {
+		var out []string
+		for _, part := range strings.Split(p, ";") {
 			out = append(out, expand(part)...)
 		}
 		return out
@@ -158,7 +253,21 @@ func cleanDir(p string) string {
 	if strings.HasSuffix(p, "/...") {
 		return path.Clean(strings.TrimSuffix(p, "/...")) + "/..."
 	}
+	if p == "..." {
+		return "./..."
+	}
 	return path.Clean(p)
+}
+
+// joinDir returns the package pattern p, relative to dir, relative to the Makefile's directory.
+func joinDir(dir, p string) string {
+	if dir == "." {
+		return p
+	}
+	if base, ok := strings.CutSuffix(p, "/..."); ok {
+		return cleanDir(path.Join(dir, base) + "/...")
+	}
+	return cleanDir(path.Join(dir, p))
 }
 
 // Scans reports whether the invocation collects markers from the package in dir.
@@ -175,39 +284,56 @@ func (r *RBAC) Scans(dir string) bool {
 	return false
 }
 
-// AddPath returns the edit adding dir to the invocation's paths, quoted like the last paths= argument.
+// ErrCannotAddPath is returned by AddPathEdit for an invocation it cannot extend safely.
+var ErrCannotAddPath = errors.New("cannot add a paths= argument")
+
+// AddPath returns the edit adding dir to the invocation's paths; see AddPathEdit. When AddPathEdit
+// refuses, AddPath returns an empty edit (no change at offset 0) rather than a wrong one: callers should
+// prefer AddPathEdit.
 func (r *RBAC) AddPath(dir string) edit.Edit {
-	last := string(r.src[r.lastPaths[0]:r.lastPaths[1]])
-	value := "./" + strings.TrimPrefix(path.Clean(dir), ".")
-	if dir == "." {
-		value = "./"
+	e, err := r.AddPathEdit(dir)
+	if err != nil {
+		return edit.Edit{}
 	}
-	if strings.HasPrefix(last, `paths="`) {
-		value = `"` + value + `"`
-	}
-	return edit.Insert(r.lastPaths[1], " paths="+value)
+	return e
 }
 
-// expandVariables replaces $(VAR) references with the Makefile's simple assignments of VAR; a value it
-// cannot expand (a function, an unknown variable) stays as written.
-func expandVariables(src []byte, value string) string {
-	vars := map[string]string{}
-	for _, m := range assignment.FindAllSubmatch(src, -1) {
-		if _, seen := vars[string(m[1])]; !seen {
-			vars[string(m[1])] = string(m[2])
-		}
+// AddPathEdit returns the edit to r.Path inserting ` paths=./dir` (quoted like the last paths= value)
+// after the invocation's last paths= argument, or after the variable reference its last paths= argument
+// comes from ($(CONTROLLER_GEN_PATHS)): the variable itself, which other invocations may share, is not
+// changed. It fails (wrapping ErrCannotAddPath) when the invocation already scans dir, has no paths=
+// argument, runs in a directory it could not follow, or when dir is outside that directory or would
+// need quoting.
+func (r *RBAC) AddPathEdit(dir string) (edit.Edit, error) {
+	clean := path.Clean(dir)
+	switch {
+	case !r.hasPaths || r.src == nil:
+		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d has no paths= argument to follow", ErrCannotAddPath, r.Path, r.Line)
+	case r.Scans(clean):
+		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d already scans %s", ErrCannotAddPath, r.Path, r.Line, clean)
+	case path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../"):
+		return edit.Edit{}, fmt.Errorf("%w: %s is outside the repository", ErrCannotAddPath, dir)
+	case strings.ContainsAny(clean, " \t\n\"'`$\\#;&|<>(){}[]*?,="):
+		return edit.Edit{}, fmt.Errorf("%w: %q would need quoting", ErrCannotAddPath, dir)
+	case !wellFormed(string(r.src[r.lastPaths[0]:r.lastPaths[1]])):
+		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d ends its paths in an unterminated quote or reference", ErrCannotAddPath, r.Path, r.Line)
+	case r.dir == "":
+		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d runs after a cd this package could not follow", ErrCannotAddPath, r.Path, r.Line)
 	}
-	for range 10 {
-		expanded := reference.ReplaceAllStringFunc(value, func(ref string) string {
-			if v, ok := vars[reference.FindStringSubmatch(ref)[1]]; ok {
-				return v
+	rel := clean
+	if r.dir != "." {
+		var ok bool
+		if rel, ok = strings.CutPrefix(clean, r.dir+"/"); !ok {
+			if clean != r.dir {
+				return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d runs in %s, which does not hold %s", ErrCannotAddPath, r.Path, r.Line, r.dir, clean)
 			}
-			return ref
-		})
-		if expanded == value {
-			break
+			rel = "."
 		}
-		value = expanded
 	}
-	return value
+	value := "./"
+	if rel != "." {
+		value += rel
+	}
+	value = r.quote + value + r.quote
+	return edit.Insert(r.lastPaths[1], " paths="+value), nil
 }

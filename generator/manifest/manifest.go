@@ -33,6 +33,8 @@ type Container struct {
 	src   []byte
 	lines []int
 	node  *yamlv3.Node
+	seq   *yamlv3.Node // the containers list holding node
+	doc   *yamlv3.Node // the Deployment
 }
 
 var clusterctlVariable = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*:=`)
@@ -57,7 +59,7 @@ func Find(path string, src []byte) (*Container, error) {
 		if node == nil {
 			return false, &edit.PositionError{File: path, Line: containers.Line, Expected: `a container named "manager" or a single container`, Found: "several others"}
 		}
-		found = newFile(path, src).container(name, node)
+		found = newFile(path, src).container(name, dep, containers, node)
 		return false, nil
 	})
 	if err == nil && found == nil {
@@ -71,10 +73,10 @@ func Find(path string, src []byte) (*Container, error) {
 func FindAll(path string, src []byte) ([]*Container, error) {
 	var all []*Container
 	f := newFile(path, src)
-	err := eachDeployment(path, src, func(name string, _, containers *yamlv3.Node) (bool, error) {
+	err := eachDeployment(path, src, func(name string, dep, containers *yamlv3.Node) (bool, error) {
 		if containers != nil && containers.Kind == yamlv3.SequenceNode {
 			for _, n := range containers.Content {
-				all = append(all, f.container(name, n))
+				all = append(all, f.container(name, dep, containers, n))
 			}
 		}
 		return true, nil
@@ -117,9 +119,9 @@ func newFile(path string, src []byte) file {
 	return file{path: path, src: src, lines: edit.LineOffsets(src), clusterctl: clusterctlVariable.Match(src)}
 }
 
-func (f file) container(deployment string, node *yamlv3.Node) *Container {
+func (f file) container(deployment string, dep, seq, node *yamlv3.Node) *Container {
 	return &Container{Path: f.path, Deployment: deployment, Name: scalar(node, "name"), Clusterctl: f.clusterctl,
-		src: f.src, lines: f.lines, node: node}
+		src: f.src, lines: f.lines, node: node, seq: seq, doc: dep}
 }
 
 // Line returns the 1-based line where the container's mapping starts (its "- " line).
@@ -193,6 +195,19 @@ func (c *Container) Args() []string {
 // Patch returns the edits that give the container the diagnostics arguments and port and drop the
 // arguments of the old metrics flag; none when it has them already. why says what each does.
 func (c *Container) Patch(oldFlag string) (edits []edit.Edit, why []string, err error) {
+	edits, why, err = c.patchArgs(oldFlag)
+	if err != nil {
+		return nil, nil, err
+	}
+	portEdits, portWhy, err := c.patchPort()
+	if err != nil {
+		return nil, nil, err
+	}
+	return endLines(c.src, append(edits, portEdits...)), append(why, portWhy...), nil
+}
+
+// patchArgs adds the diagnostics arguments the container lacks and drops those of oldFlag.
+func (c *Container) patchArgs(oldFlag string) (edits []edit.Edit, why []string, err error) {
 	address, insecure := ":8443", "false"
 	if c.Clusterctl {
 		address, insecure = "${CAPI_DIAGNOSTICS_ADDRESS:=:8443}", "${CAPI_INSECURE_DIAGNOSTICS:=false}"
@@ -204,135 +219,142 @@ func (c *Container) Patch(oldFlag string) (edits []edit.Edit, why []string, err 
 	if !c.hasArg(InsecureFlag) {
 		add = append(add, InsecureFlag+"="+insecure)
 	}
-	args := walk(c.node, "args")
-	if len(add) > 0 {
-		why = append(why, "pass "+strings.Join(add, " "))
-		if args != nil && args.Kind == yamlv3.SequenceNode && len(args.Content) > 0 {
-			last := args.Content[len(args.Content)-1]
-			_, end := c.itemSpan(last)
-			indent := c.indentOf(last)
-			var b strings.Builder
-			for _, a := range add {
-				b.WriteString(indent + "- " + quoteLike(a, last.Style) + "\n")
-			}
-			edits = append(edits, edit.Insert(end, b.String()))
-		} else {
-			key, err := c.keyLine("image")
-			if err != nil {
-				return nil, nil, err
-			}
-			keyIndent := c.lineIndent(key)
-			var b strings.Builder
-			b.WriteString(keyIndent + "args:\n")
-			for _, a := range add {
-				b.WriteString(keyIndent + "- " + a + "\n")
-			}
-			edits = append(edits, edit.Insert(key, b.String()))
-		}
-	}
-	if oldFlag != "" && args != nil {
-		for _, a := range args.Content {
-			if a.Value == "--"+oldFlag || strings.HasPrefix(a.Value, "--"+oldFlag+"=") {
-				start, end := c.itemSpan(a)
-				edits = append(edits, edit.Edit{Start: start, End: end})
-				why = append(why, "drop "+a.Value)
+	var drop []*yamlv3.Node
+	if a := walk(c.node, "args"); a != nil && a.Kind == yamlv3.SequenceNode && oldFlag != "" {
+		for _, n := range a.Content {
+			if isFlag(n.Value, "--"+oldFlag) {
+				drop = append(drop, n)
 			}
 		}
 	}
-	portEdits, portWhy, err := c.patchPort()
+	if len(add) == 0 && len(drop) == 0 {
+		return nil, nil, nil
+	}
+	key, args, err := c.blockSeq("args")
 	if err != nil {
 		return nil, nil, err
 	}
-	return append(edits, portEdits...), append(why, portWhy...), nil
+	if len(add) > 0 {
+		e, err := c.addArgs(key, args, add)
+		if err != nil {
+			return nil, nil, err
+		}
+		edits, why = append(edits, e), append(why, "pass "+strings.Join(add, " "))
+	}
+	for _, n := range drop {
+		start, end, err := c.itemSpan(args, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		edits, why = append(edits, edit.Edit{Start: start, End: end}), append(why, "drop "+n.Value)
+	}
+	return edits, why, nil
+}
+
+// addArgs returns the edit adding the arguments add: after the last one, quoted like it; under an args:
+// key without items; or in a new args: key before image (after it when image is on the "- " line).
+func (c *Container) addArgs(key, args *yamlv3.Node, add []string) (edit.Edit, error) {
+	switch {
+	case args != nil:
+		return c.appendItems(args, scalarEntries(add, args.Content[len(args.Content)-1].Style))
+	case key != nil:
+		return edit.Insert(c.lineEnd(key.Line), c.seqItems(key.Column-1, scalarEntries(add, 0))), nil
+	}
+	at, err := c.newKeyAt(anchor{key: "image"}, anchor{key: "image", after: true}, anchor{key: "name", after: true})
+	if err != nil {
+		return edit.Edit{}, err
+	}
+	return edit.Insert(at, c.newSeq(c.keyCol(), "args", scalarEntries(add, 0))), nil
+}
+
+func scalarEntries(values []string, style yamlv3.Style) [][]string {
+	var entries [][]string
+	for _, v := range values {
+		entries = append(entries, []string{quoteLike(v, style)})
+	}
+	return entries
 }
 
 func (c *Container) patchPort() ([]edit.Edit, []string, error) { return c.patchPortNamed(PortName) }
 
 // patchPortNamed gives the container port 8443 named name: nothing when it has 8443, the number changed
-// when it has a port of that name, else a new item (and ports: key, after args, image or name).
+// when it has a port of that name, else a new item (and ports: key, after args, around image or after
+// name).
 func (c *Container) patchPortNamed(name string) ([]edit.Edit, []string, error) {
-	ports := walk(c.node, "ports")
-	why := "expose container port 8443 named " + name
-	if ports != nil && ports.Kind == yamlv3.SequenceNode && len(ports.Content) > 0 {
-		for _, p := range ports.Content {
-			if scalar(p, "containerPort") == "8443" {
-				return nil, nil, nil
-			}
-			if scalar(p, "name") == name {
-				n := walk(p, "containerPort")
-				off := c.offset(n)
-				return []edit.Edit{{Start: off, End: off + len(n.Value), Text: "8443"}}, []string{"move the " + name + " port to 8443"}, nil
-			}
+	var ports []*yamlv3.Node
+	if seq := walk(c.node, "ports"); seq != nil && seq.Kind == yamlv3.SequenceNode {
+		ports = seq.Content
+	}
+	for _, p := range ports {
+		if scalar(p, "containerPort") == "8443" {
+			return nil, nil, nil
 		}
-		last := ports.Content[len(ports.Content)-1]
-		_, end := c.itemSpan(last)
-		return []edit.Edit{edit.Insert(end, portItemNamed(c.indentOf(last), name))}, []string{why}, nil
 	}
-	// No ports yet: a new key after args (or before image, or after name in a patch), indented like the
-	// file's other sequences.
-	if args := walk(c.node, "args"); args != nil && len(args.Content) > 0 {
-		_, at := c.itemSpan(args.Content[len(args.Content)-1])
-		itemIndent := c.indentOf(args.Content[0])
-		keyIndent := c.lineIndent(c.lines[walkKey(c.node, "args").Line-1])
-		return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(itemIndent, name))}, []string{why}, nil
+	for _, p := range ports {
+		if scalar(p, "name") == name {
+			e, err := c.setPortNumber(p, name)
+			return []edit.Edit{e}, []string{"move the " + name + " port to 8443"}, err
+		}
 	}
-	at, err := c.keyLine("image")
+	key, seq, err := c.blockSeq("ports")
 	if err != nil {
-		nameKey := walkKey(c.node, "name")
-		if nameKey == nil {
-			return nil, nil, err
-		}
-		// The "- name:" line: the key goes on the next line, two columns in from the dash.
-		line := c.lines[nameKey.Line-1]
-		at = line + len(edit.LineAt(c.src, line))
-		keyIndent := c.indentOf(c.node) + "  "
-		return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(keyIndent, name))}, []string{why}, nil
+		return nil, nil, err
 	}
-	keyIndent := c.lineIndent(at)
-	return []edit.Edit{edit.Insert(at, keyIndent+"ports:\n"+portItemNamed(keyIndent, name))}, []string{why}, nil
+	entry := portEntry(name)
+	var e edit.Edit
+	switch {
+	case seq != nil:
+		e, err = c.appendItems(seq, entry)
+	case key != nil:
+		e = edit.Insert(c.lineEnd(key.Line), c.seqItems(key.Column-1, entry))
+	default:
+		var at int
+		at, err = c.newKeyAt(anchor{key: "args", after: true}, anchor{key: "image"}, anchor{key: "image", after: true}, anchor{key: "name", after: true})
+		e = edit.Insert(at, c.newSeq(c.keyCol(), "ports", entry))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return []edit.Edit{e}, []string{"expose container port 8443 named " + name}, nil
+}
+
+// setPortNumber returns the edit changing the containerPort of port p to 8443, keeping its quotes.
+func (c *Container) setPortNumber(p *yamlv3.Node, name string) (edit.Edit, error) {
+	n := walk(p, "containerPort")
+	if n == nil || n.Kind != yamlv3.ScalarNode {
+		return edit.Edit{}, &edit.PositionError{File: c.Path, Line: p.Line, Expected: "a containerPort in port " + name + " of container " + c.Name, Found: "none"}
+	}
+	// The number as written, quotes included; anything else (escapes, a tag) is not ours to rewrite.
+	off, raw := c.offset(n), quoteLike(n.Value, n.Style)
+	if !strings.HasPrefix(string(c.src[off:]), raw) {
+		return edit.Edit{}, &edit.PositionError{File: c.Path, Line: n.Line, Expected: "a plain or quoted number as containerPort of port " + name, Found: strings.TrimSpace(c.lineText(n.Line))}
+	}
+	return edit.Edit{Start: off, End: off + len(raw), Text: quoteLike("8443", n.Style)}, nil
 }
 
 func (c *Container) hasArg(flag string) bool {
 	for _, a := range c.Args() {
-		if a == flag || strings.HasPrefix(a, flag+"=") {
+		if isFlag(a, flag) {
 			return true
 		}
 	}
 	return false
 }
 
-// keyLine returns the offset of the line holding key in the container mapping.
-func (c *Container) keyLine(key string) (int, error) {
-	k := walkKey(c.node, key)
-	if k == nil {
-		return 0, &edit.PositionError{File: c.Path, Line: c.node.Line, Expected: "an " + key + ": field in container " + c.Name, Found: "none"}
+// isFlag says whether the argument a is flag, bare or with =value.
+func isFlag(a, flag string) bool { return a == flag || strings.HasPrefix(a, flag+"=") }
+
+// offset returns where n starts in src; yaml.v3 counts columns in characters, not bytes.
+func (c *Container) offset(n *yamlv3.Node) int {
+	start, col := c.lines[n.Line-1], 0
+	for i := range c.lineText(n.Line) {
+		if col == n.Column-1 {
+			return start + i
+		}
+		col++
 	}
-	return c.lines[k.Line-1], nil
+	return start + len(c.lineText(n.Line))
 }
-
-// itemSpan returns the lines of a sequence item: its "- " line and the lines indented deeper.
-func (c *Container) itemSpan(n *yamlv3.Node) (int, int) {
-	start := c.lines[n.Line-1]
-	indent := c.indentOf(n)
-	end := start + len(edit.LineAt(c.src, start))
-	for end < len(c.src) && strings.HasPrefix(string(edit.LineAt(c.src, end)), indent+"  ") {
-		end += len(edit.LineAt(c.src, end))
-	}
-	return start, end
-}
-
-// indentOf returns what precedes the "- " of the sequence item n.
-func (c *Container) indentOf(n *yamlv3.Node) string {
-	line := string(edit.LineAt(c.src, c.lines[n.Line-1]))
-	return line[:strings.Index(line, "-")]
-}
-
-func (c *Container) lineIndent(off int) string {
-	line := string(edit.LineAt(c.src, off))
-	return line[:len(line)-len(strings.TrimLeft(line, " "))]
-}
-
-func (c *Container) offset(n *yamlv3.Node) int { return c.lines[n.Line-1] + n.Column - 1 }
 
 func quoteLike(s string, style yamlv3.Style) string {
 	switch {
@@ -363,13 +385,8 @@ func walk(n *yamlv3.Node, keys ...string) *yamlv3.Node {
 }
 
 func walkKey(n *yamlv3.Node, key string) *yamlv3.Node {
-	if n == nil || n.Kind != yamlv3.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i]
-		}
+	if i := keyIndex(n, key); i >= 0 {
+		return n.Content[i]
 	}
 	return nil
 }

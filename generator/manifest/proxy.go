@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	yamlv3 "go.yaml.in/yaml/v3"
+
 	"github.com/diagkit/diagkit/generator/edit"
 )
 
@@ -48,12 +50,13 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 				mgr = c
 			}
 		}
-		start, end := proxy.itemSpan(proxy.node)
+		start, end, err := proxy.span()
+		if err != nil {
+			return nil, nil, err
+		}
 		switch {
 		case mgr == nil:
-			indent := proxy.indentOf(proxy.node)
-			edits = append(edits, edit.Edit{Start: start, End: end, Text: indent + "- name: " + manager + "\n" +
-				indent + "  ports:\n" + portItemNamed(indent+"  ", portName)})
+			edits = append(edits, edit.Edit{Start: start, End: end, Text: proxy.managerWithPort(manager, portName)})
 			why = append(why, fmt.Sprintf("replace the kube-rbac-proxy sidecar with the manager's port 8443 named %s (the manager authenticates callers itself)", portName))
 			continue
 		case !patchManager:
@@ -63,7 +66,10 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 		}
 		edits = append(edits, edit.Edit{Start: start, End: end})
 		why = append(why, "remove the kube-rbac-proxy sidecar (the manager authenticates callers itself)")
-		argEdits, argWhy := mgr.secureArgs(oldFlag)
+		argEdits, argWhy, err := mgr.secureArgs(oldFlag)
+		if err != nil {
+			return nil, nil, err
+		}
 		edits, why = append(edits, argEdits...), append(why, argWhy...)
 		portEdits, portWhy, err := mgr.patchPortNamed(portName)
 		if err != nil {
@@ -71,46 +77,52 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 		}
 		edits, why = append(edits, portEdits...), append(why, portWhy...)
 	}
-	return edits, why, nil
+	return endLines(src, edits), why, nil
+}
+
+// span returns the bytes of the container in its list, from its dash line on.
+func (c *Container) span() (int, int, error) {
+	if isFlow(c.seq) {
+		return 0, 0, &edit.PositionError{File: c.Path, Line: c.seq.Line, Expected: "containers as a block sequence (one \"- \" item a line)", Found: "a flow sequence [...]"}
+	}
+	return c.itemSpan(c.seq, c.node)
+}
+
+// managerWithPort writes, in place of the container, a manager container with just port 8443 named
+// name, laid out as the container was.
+func (c *Container) managerWithPort(manager, name string) string {
+	dash, gap := c.seq.Column-1, c.gap()
+	return items(dash, gap, [][]string{{"name: " + manager}}) + c.newSeq(dash+gap, "ports", portEntry(name))
 }
 
 // secureArgs rewrites, in a container that sets args, what served metrics behind a proxy: the old metrics
 // flag, a non-default --diagnostics-address and an insecure setting; and adds what is missing.
-func (c *Container) secureArgs(oldFlag string) ([]edit.Edit, []string) {
+func (c *Container) secureArgs(oldFlag string) ([]edit.Edit, []string, error) {
 	args := walk(c.node, "args")
-	if args == nil || len(args.Content) == 0 {
-		return nil, nil
+	if args == nil || args.Kind != yamlv3.SequenceNode || len(args.Content) == 0 {
+		return nil, nil, nil
 	}
 	address, insecure := AddressFlag+"=:8443", InsecureFlag+"=false"
 	hasAddress, hasInsecure := c.hasArg(AddressFlag), c.hasArg(InsecureFlag)
-	var edits []edit.Edit
-	var why []string
-	replace := func(i int, with string) {
-		n := args.Content[i]
-		start, end := c.itemSpan(n)
-		text := ""
-		if with != "" {
-			text = c.indentOf(n) + "- " + quoteLike(with, n.Style) + "\n"
-			why = append(why, fmt.Sprintf("pass %s instead of %s", with, n.Value))
-		} else {
-			why = append(why, "drop "+n.Value)
-		}
-		edits = append(edits, edit.Edit{Start: start, End: end, Text: text})
+	type replacement struct {
+		n    *yamlv3.Node
+		with string // "" drops the argument
 	}
-	for i, n := range args.Content {
+	var replace []replacement
+	for _, n := range args.Content {
 		v := n.Value
 		switch {
-		case oldFlag != "" && (v == "--"+oldFlag || strings.HasPrefix(v, "--"+oldFlag+"=")):
+		case oldFlag != "" && isFlag(v, "--"+oldFlag):
 			if hasAddress {
-				replace(i, "")
+				replace = append(replace, replacement{n, ""})
 			} else {
-				replace(i, address)
+				replace = append(replace, replacement{n, address})
 				hasAddress = true
 			}
 		case strings.HasPrefix(v, AddressFlag+"=") && v != address && !strings.Contains(v, "${"):
-			replace(i, address)
+			replace = append(replace, replacement{n, address})
 		case v == InsecureFlag || (strings.HasPrefix(v, InsecureFlag+"=") && v != insecure && !strings.Contains(v, "${")):
-			replace(i, insecure)
+			replace = append(replace, replacement{n, insecure})
 		}
 	}
 	var add []string
@@ -120,19 +132,39 @@ func (c *Container) secureArgs(oldFlag string) ([]edit.Edit, []string) {
 	if !hasInsecure {
 		add = append(add, insecure)
 	}
-	if len(add) > 0 {
-		last := args.Content[len(args.Content)-1]
-		_, end := c.itemSpan(last)
-		var b strings.Builder
-		for _, a := range add {
-			b.WriteString(c.indentOf(last) + "- " + quoteLike(a, last.Style) + "\n")
-		}
-		edits = append(edits, edit.Insert(end, b.String()))
-		why = append(why, "pass "+strings.Join(add, " "))
+	if len(replace) == 0 && len(add) == 0 {
+		return nil, nil, nil
 	}
-	return edits, why
+	if _, _, err := c.blockSeq("args"); err != nil {
+		return nil, nil, err
+	}
+	var edits []edit.Edit
+	var why []string
+	for _, r := range replace {
+		start, end, err := c.itemSpan(args, r.n)
+		if err != nil {
+			return nil, nil, err
+		}
+		text := ""
+		if r.with != "" {
+			text = items(args.Column-1, itemGap(args, r.n), scalarEntries([]string{r.with}, r.n.Style))
+			why = append(why, fmt.Sprintf("pass %s instead of %s", r.with, r.n.Value))
+		} else {
+			why = append(why, "drop "+r.n.Value)
+		}
+		edits = append(edits, edit.Edit{Start: start, End: end, Text: text})
+	}
+	if len(add) > 0 {
+		e, err := c.appendItems(args, scalarEntries(add, args.Content[len(args.Content)-1].Style))
+		if err != nil {
+			return nil, nil, err
+		}
+		edits, why = append(edits, e), append(why, "pass "+strings.Join(add, " "))
+	}
+	return edits, why, nil
 }
 
-func portItemNamed(indent, name string) string {
-	return indent + "- containerPort: 8443\n" + indent + "  name: " + name + "\n" + indent + "  protocol: TCP\n"
+// portEntry is the lines of a container port 8443 named name.
+func portEntry(name string) [][]string {
+	return [][]string{{"containerPort: 8443", "name: " + name, "protocol: TCP"}}
 }

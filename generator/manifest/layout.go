@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package manifest
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+// Where new text goes and how far it is indented. Columns here count from 0 (yaml.v3's from 1). A key's
+// column is that of its mapping's keys, which on a "- key:" line is right of the dash, not the line's
+// indentation; a block sequence's is that of its dashes, which files put at their key's column
+// (kubebuilder) or deeper (indented sequences). Both are read from the parsed nodes, never from the
+// leading spaces of a line.
+
+// lineText returns line (1-based) with its newline.
+func (c *Container) lineText(line int) string {
+	if line > len(c.lines) {
+		return ""
+	}
+	return string(edit.LineAt(c.src, c.lines[line-1]))
+}
+
+// lineEnd returns the offset after line, its newline included.
+func (c *Container) lineEnd(line int) int { return c.lines[line-1] + len(c.lineText(line)) }
+
+func indentation(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
+
+func isFlow(n *yamlv3.Node) bool { return n.Style&yamlv3.FlowStyle != 0 }
+
+// itemLine returns the line holding the dash of item, an entry of the block sequence seq: the item's own
+// line, or one above when the dash stands alone.
+func (c *Container) itemLine(seq, item *yamlv3.Node) (int, error) {
+	dash := seq.Column - 1
+	for line := item.Line; line >= seq.Line; line-- {
+		text := c.lineText(line)
+		if len(text) > dash && text[dash] == '-' && indentation(text) == dash {
+			return line, nil
+		}
+	}
+	return 0, &edit.PositionError{File: c.Path, Line: item.Line, Expected: "a \"- \" at column " + strconv.Itoa(seq.Column), Found: "none"}
+}
+
+// itemSpan returns the bytes of an item of the block sequence seq: its dash line and the lines below
+// indented deeper than the dash.
+func (c *Container) itemSpan(seq, item *yamlv3.Node) (start, end int, err error) {
+	line, err := c.itemLine(seq, item)
+	if err != nil {
+		return 0, 0, err
+	}
+	return c.lines[line-1], c.blockEnd(line, seq.Column-1), nil
+}
+
+// blockEnd returns the offset after line and the lines below it indented deeper than col. Blank lines
+// count only when more of the block follows, so the blank line separating it from the next stays put.
+func (c *Container) blockEnd(line, col int) int {
+	end := c.lineEnd(line)
+	for l := line + 1; l <= len(c.lines) && c.lines[l-1] < len(c.src); l++ {
+		text := c.lineText(l)
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		if indentation(text) <= col {
+			break
+		}
+		end = c.lineEnd(l)
+	}
+	return end
+}
+
+// entryEnd returns the offset after the entry k: v of a block mapping. A block sequence's items may sit at
+// the key's own column, so its extent is that of its last item.
+func (c *Container) entryEnd(k, v *yamlv3.Node) (int, error) {
+	if v.Kind == yamlv3.SequenceNode && !isFlow(v) && len(v.Content) > 0 {
+		_, end, err := c.itemSpan(v, v.Content[len(v.Content)-1])
+		return end, err
+	}
+	return c.blockEnd(k.Line, k.Column-1), nil
+}
+
+// anchor places a new key of the container just before or after an existing one.
+type anchor struct {
+	key   string
+	after bool
+}
+
+// newKeyAt returns the offset of the first anchor the container has. "Before" needs the key on a line of
+// its own: before a "- key:" line the new key would land in the previous item.
+func (c *Container) newKeyAt(anchors ...anchor) (int, error) {
+	for _, a := range anchors {
+		i := keyIndex(c.node, a.key)
+		if i < 0 {
+			continue
+		}
+		k, v := c.node.Content[i], c.node.Content[i+1]
+		if a.after {
+			return c.entryEnd(k, v)
+		}
+		if text := c.lineText(k.Line); indentation(text) == k.Column-1 {
+			return c.lines[k.Line-1], nil
+		}
+	}
+	var keys []string
+	for _, a := range anchors {
+		if k := a.key + ":"; !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return 0, &edit.PositionError{File: c.Path, Line: c.node.Line, Expected: "an " + orList(keys) + " field in container " + c.Name, Found: "none"}
+}
+
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// endLines makes what edits insert at the end of a file without a final newline start a line of its
+// own, unless an edit ending there already leaves a line start.
+func endLines(src []byte, edits []edit.Edit) []edit.Edit {
+	n := len(src)
+	if n == 0 || src[n-1] == '\n' {
+		return edits
+	}
+	for _, e := range edits {
+		if e.Start < e.End && e.End == n && (strings.HasSuffix(e.Text, "\n") || e.Text == "" && (e.Start == 0 || src[e.Start-1] == '\n')) {
+			return edits
+		}
+	}
+	for i, e := range edits {
+		if e.Start == n && e.End == n {
+			edits[i].Text = "\n" + e.Text
+			break
+		}
+	}
+	return edits
+}
+
+// editable says why the container's own mapping cannot take new lines: not a mapping, or one in flow
+// style.
+func (c *Container) editable() error {
+	if c.node.Kind != yamlv3.MappingNode {
+		return &edit.PositionError{File: c.Path, Line: c.node.Line, Expected: "container " + c.Name + " as a mapping", Found: strconv.Quote(c.node.Value)}
+	}
+	if isFlow(c.node) {
+		return &edit.PositionError{File: c.Path, Line: c.node.Line, Expected: "container " + c.Name + " as a block mapping (one key a line)", Found: "a flow mapping {...}"}
+	}
+	return nil
+}
+
+// blockSeq returns the entry key of the container and its block sequence, nil when the key is absent
+// or has an empty value. A flow sequence, an explicit null or a scalar is an error: new lines cannot
+// extend them.
+func (c *Container) blockSeq(key string) (k, seq *yamlv3.Node, err error) {
+	if err := c.editable(); err != nil {
+		return nil, nil, err
+	}
+	i := keyIndex(c.node, key)
+	if i < 0 {
+		return nil, nil, nil
+	}
+	k, v := c.node.Content[i], c.node.Content[i+1]
+	switch {
+	case v.Kind == yamlv3.SequenceNode && !isFlow(v):
+		return k, v, nil
+	case v.Kind == yamlv3.ScalarNode && v.Tag == "!!null" && v.Value == "":
+		return k, nil, nil
+	case v.Kind == yamlv3.SequenceNode:
+		return nil, nil, &edit.PositionError{File: c.Path, Line: v.Line, Expected: key + " of container " + c.Name + " as a block sequence (one \"- \" item a line)", Found: "a flow sequence [...]"}
+	}
+	return nil, nil, &edit.PositionError{File: c.Path, Line: v.Line, Expected: key + " of container " + c.Name + " as a sequence", Found: strconv.Quote(v.Value)}
+}
+
+// seqIndent returns how far right of its key the file puts a block sequence's dash: as the container's
+// own sequences do, else the document's; 0, kubebuilder's style, when it has none.
+func (c *Container) seqIndent() int {
+	for _, n := range []*yamlv3.Node{c.node, c.doc} {
+		if i, ok := firstSeqIndent(n); ok {
+			return i
+		}
+	}
+	return 0
+}
+
+// firstSeqIndent looks for a block sequence under a block mapping key, the mapping's own entries first.
+func firstSeqIndent(n *yamlv3.Node) (int, bool) {
+	if n == nil {
+		return 0, false
+	}
+	if n.Kind == yamlv3.MappingNode && !isFlow(n) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v := n.Content[i], n.Content[i+1]; v.Kind == yamlv3.SequenceNode && !isFlow(v) && len(v.Content) > 0 {
+				return v.Column - k.Column, true
+			}
+		}
+	}
+	for _, child := range n.Content {
+		if i, ok := firstSeqIndent(child); ok {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// gap returns the columns from an item's dash to its content, as in the containers list ("- " or "-   ").
+func (c *Container) gap() int { return itemGap(c.seq, c.node) }
+
+func itemGap(seq, item *yamlv3.Node) int {
+	if seq == nil {
+		return 2
+	}
+	return max(item.Column-seq.Column, 2)
+}
+
+// items writes sequence items with the dash at column dash, each item's lines gap columns right of it.
+func items(dash, gap int, entries [][]string) string {
+	var b strings.Builder
+	for _, lines := range entries {
+		for i, l := range lines {
+			if i == 0 {
+				b.WriteString(strings.Repeat(" ", dash) + "-" + strings.Repeat(" ", gap-1) + l + "\n")
+			} else {
+				b.WriteString(strings.Repeat(" ", dash+gap) + l + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// newSeq writes key at column col, followed by a block sequence of entries laid out as the file's.
+func (c *Container) newSeq(col int, key string, entries [][]string) string {
+	return strings.Repeat(" ", col) + key + ":\n" + c.seqItems(col, entries)
+}
+
+// seqItems writes the items of a sequence whose key is at column col, in the file's style.
+func (c *Container) seqItems(col int, entries [][]string) string {
+	return items(col+c.seqIndent(), c.gap(), entries)
+}
+
+// appendItems returns the edit adding entries after the last item of the block sequence seq, with its
+// items' dash column and gap.
+func (c *Container) appendItems(seq *yamlv3.Node, entries [][]string) (edit.Edit, error) {
+	last := seq.Content[len(seq.Content)-1]
+	_, end, err := c.itemSpan(seq, last)
+	if err != nil {
+		return edit.Edit{}, err
+	}
+	return edit.Insert(end, items(seq.Column-1, itemGap(seq, last), entries)), nil
+}
+
+// keyCol returns the column of the container's keys.
+func (c *Container) keyCol() int { return c.node.Column - 1 }
+
+func keyIndex(n *yamlv3.Node, key string) int {
+	if n == nil || n.Kind != yamlv3.MappingNode {
+		return -1
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return i
+		}
+	}
+	return -1
+}

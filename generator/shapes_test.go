@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package generator_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/diagkit/diagkit/generator"
+	"github.com/diagkit/diagkit/generator/check"
+	"github.com/diagkit/diagkit/generator/kustomization"
+)
+
+// shapes are the shapes real repositories showed that the target fixtures did not have, each a diff
+// (testdata/shapes/<name>.diff) over a target fixture, with what diagkit check may still report after
+// the retrofit: findings of things diagkit must leave to a person, never one it could fix.
+var shapes = []struct {
+	name, base string
+	empty      bool // a done repository: the plan must be empty
+	remaining  []check.ID
+}{
+	// cluster-api-provider-nutanix's manager.yaml: indented sequences, `- args:` as the container's first key.
+	{name: "indented-sequences", base: "cluster-api-provider-nutanix"},
+	// eks-anywhere: an envtest harness creates a manager too, linked only by a test-runner command.
+	{name: "test-harness-manager", base: "etcdadm-controller"},
+	// cluster-api-provider-cloudstack: a later test-only RBAC call also writes config/rbac, controller-gen
+	// pinned in hack/tools/go.mod.
+	{name: "two-rbac-calls-tools-module", base: "cluster-api-provider-cloudstack", remaining: []check.ID{check.RoleClobbered}},
+	// eks-anywhere-packages: NOTES.txt, a CRD chart using lookup, another module's chart.
+	{name: "helm-notes-and-other-charts", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
+	// cluster-api-provider-nutanix at HEAD: args in a config/default patch, review rules in a bound proxy-role.
+	{name: "done-args-in-patch", base: "cluster-api-provider-nutanix", empty: true},
+	// eks-anywhere: a patch only a comment mentions; the bundle built from config/prod by release-manifests.
+	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep}},
+}
+
+// shapeFixture copies the base fixture and applies the shape's diff.
+func shapeFixture(t *testing.T, base, name string) string {
+	t.Helper()
+	dir := copyFixture(t, base)
+	patch, err := filepath.Abs(filepath.Join("testdata", "shapes", name+".diff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "apply", "-p1", patch)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git apply %s: %v\n%s", name, err, out)
+	}
+	return dir
+}
+
+func TestRealWorldShapes(t *testing.T) {
+	for _, tt := range shapes {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := shapeFixture(t, tt.base, tt.name)
+			p := plan(t, dir)
+			if tt.empty {
+				if !p.Empty() {
+					t.Fatalf("a done repository gets a plan:\n%s", diffOf(t, p))
+				}
+			} else {
+				compareGolden(t, "shape-"+tt.name, diffOf(t, p))
+			}
+			assertRetrofitProperties(t, dir, p, tt.remaining)
+		})
+	}
+}
+
+// TestRetrofitPropertiesOnTargets holds every target fixture to the same properties as the shapes.
+func TestRetrofitPropertiesOnTargets(t *testing.T) {
+	remaining := map[string][]check.ID{
+		"eks-anywhere":          {check.BundleOutOfStep},
+		"eks-anywhere-packages": {check.RoleStale},
+	}
+	for _, name := range retrofittable {
+		t.Run(name, func(t *testing.T) {
+			dir := copyFixture(t, name)
+			assertRetrofitProperties(t, dir, plan(t, dir), remaining[name])
+		})
+	}
+}
+
+// assertRetrofitProperties applies p to dir and checks what a retrofit must always leave: every YAML file
+// written parses, every kustomization that rendered before renders after, a second run plans nothing, and
+// diagkit check finds nothing but remaining.
+func assertRetrofitProperties(t *testing.T, dir string, p *generator.Plan, remaining []check.ID) {
+	t.Helper()
+	tree, err := kustomization.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := map[string]bool{}
+	for _, d := range tree.Dirs {
+		_, err := tree.Render(d, nil)
+		rendered[d] = err == nil
+	}
+	if err := generator.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Changes {
+		if !strings.HasSuffix(c.Path, ".yaml") || strings.Contains(c.Path, "/templates/") {
+			continue
+		}
+		dec := yamlv3.NewDecoder(bytes.NewReader(c.After))
+		for {
+			var n yamlv3.Node
+			if err := dec.Decode(&n); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Errorf("%s no longer parses: %v", c.Path, err)
+				break
+			}
+		}
+	}
+	for _, d := range tree.Dirs {
+		if _, err := tree.Render(d, nil); rendered[d] && err != nil {
+			t.Errorf("kustomize build %s rendered before the retrofit, not after: %v", d, err)
+		}
+	}
+	if second := plan(t, dir); !second.Empty() {
+		t.Errorf("second run plans changes:\n%s", diffOf(t, second))
+	}
+	findings, err := check.Run(dir, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []check.ID
+	for _, f := range findings {
+		ids = append(ids, f.ID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	want := slices.Clone(remaining)
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		var b strings.Builder
+		check.WriteText(&b, findings)
+		t.Errorf("diagkit check after the retrofit: %v, want %v\n%s", ids, want, b.String())
+	}
+}
