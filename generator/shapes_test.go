@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +41,9 @@ var shapes = []struct {
 	{name: "helm-notes-and-other-charts", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
 	// cluster-api-provider-nutanix at HEAD: args in a config/default patch, review rules in a bound proxy-role.
 	{name: "done-args-in-patch", base: "cluster-api-provider-nutanix", empty: true},
+	// cluster-api-provider-nutanix before #529: TLS options discarded in initializeConfig, the metrics
+	// options handed to initializeManager in a struct field.
+	{name: "tls-discarded-across-functions", base: "cluster-api-provider-nutanix"},
 	// eks-anywhere: a patch only a comment mentions; the bundle built from config/prod by release-manifests.
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep}},
 }
@@ -147,4 +152,43 @@ func assertRetrofitProperties(t *testing.T, dir string, p *generator.Plan, remai
 		check.WriteText(&b, findings)
 		t.Errorf("diagkit check after the retrofit: %v, want %v\n%s", ids, want, b.String())
 	}
+}
+
+// TestVerifyRefusesAPlanThatBreaksARender: an overlay pins the manager's image by its index in the
+// containers list, behind the kube-rbac-proxy the retrofit removes. The planned files would no longer
+// render, so retrofit names the kustomization and writes nothing.
+func TestVerifyRefusesAPlanThatBreaksARender(t *testing.T) {
+	dir := shapeFixture(t, "cluster-api-provider-nutanix", "json-patch-by-index")
+	before := snapshotTree(t, dir)
+	target, err := generator.Detect(dir, generator.DetectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = generator.Retrofit(target, generator.Options{})
+	if !errors.Is(err, generator.ErrVerify) {
+		t.Fatalf("Retrofit: got %v, want ErrVerify", err)
+	}
+	if !strings.Contains(err.Error(), "config/overlays/pinned/kustomization.yaml") {
+		t.Errorf("the error does not name the kustomization that breaks: %v", err)
+	}
+	if after := snapshotTree(t, dir); !maps.Equal(before, after) {
+		t.Error("files changed although the plan was refused")
+	}
+}
+
+func snapshotTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		files[p] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

@@ -298,7 +298,10 @@ func (m *Manager) planFollowZap(options string) (string, []edit.Edit) {
 // planWebhookTLS hands tlsOptions to the webhook server: an inline webhook.NewServer(webhook.Options{…})
 // or one assigned to a variable in the same function gets TLSOpts; with none, one is added with the
 // defaults controller-runtime would otherwise use.
-func (m *Manager) planWebhookTLS() ([]edit.Edit, error) {
+func (m *Manager) planWebhookTLS() ([]edit.Edit, error) { return m.planWebhookTLSFrom("tlsOptions") }
+
+// planWebhookTLSFrom is planWebhookTLS with the TLS options read from expr (config.tlsOptions, say).
+func (m *Manager) planWebhookTLSFrom(expr string) ([]edit.Edit, error) {
 	var server ast.Expr
 	for _, elt := range m.Options.Elts {
 		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "WebhookServer") {
@@ -312,7 +315,7 @@ func (m *Manager) planWebhookTLS() ([]edit.Edit, error) {
 			name = "webhook"
 			edits = append(edits, importEdit(m.File, strconv.Quote(crWebhook)))
 		}
-		return append(edits, insertField(m.File, m.Options, "WebhookServer", name+".NewServer("+name+".Options{TLSOpts: tlsOptions})")), nil
+		return append(edits, insertField(m.File, m.Options, "WebhookServer", name+".NewServer("+name+".Options{TLSOpts: "+expr+"})")), nil
 	}
 	if id, ok := server.(*ast.Ident); ok {
 		if call := assignedCall(m.Func, id.Name); call != nil {
@@ -325,10 +328,10 @@ func (m *Manager) planWebhookTLS() ([]edit.Edit, error) {
 			for _, elt := range lit.Elts {
 				if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "TLSOpts") {
 					return []edit.Edit{{Start: m.File.Offset(kv.Value.Pos()), End: m.File.Offset(kv.Value.End()),
-						Text: "append(" + m.File.Text(kv.Value) + ", tlsOptions...)"}}, nil
+						Text: "append(" + m.File.Text(kv.Value) + ", " + expr + "...)"}}, nil
 				}
 			}
-			return []edit.Edit{insertField(m.File, lit, "TLSOpts", "tlsOptions")}, nil
+			return []edit.Edit{insertField(m.File, lit, "TLSOpts", expr)}, nil
 		}
 	}
 	return nil, &edit.PositionError{File: m.File.Path, Line: m.File.Line(server.Pos()),
@@ -337,25 +340,137 @@ func (m *Manager) planWebhookTLS() ([]edit.Edit, error) {
 
 // planKeepTLS mends a retrofitted manager that discards its TLS options (`_, metrics, err :=
 // o.ServerOptions()`, or `_` first for Cluster API's GetManagerOptions, as upstream EKS Anywhere does): the
-// blank becomes tlsOptions, which the webhook server then gets. Only a := in the manager's own function
-// whose options are a literal is mended; check reports the others.
+// blank becomes tlsOptions, which the webhook server then gets. In the manager's own function that is
+// all; when the options are derived in another function of the file and handed over in a struct field
+// (Nutanix: `config.metricsServerOpts = *metricsServerOpts` in initializeConfig, read as
+// config.metricsServerOpts by initializeManager), the TLS options travel beside them in a new
+// tlsOptions field. Other shapes are left to diagkit check's tls-options-discarded.
 func (m *Manager) planKeepTLS() ([]edit.Edit, error) {
 	if m.Options == nil || declares(m.Func, "tlsOptions") {
 		return nil, nil
 	}
 	for _, d := range FindDerivations(m.Pkg) {
 		id, ok := d.TLS.(*ast.Ident)
-		if d.File != m.File || d.TLSUsed || !ok || id.Name != "_" || d.Assign.Tok != token.DEFINE ||
-			d.Assign.Pos() < m.Func.Pos() || d.Assign.End() > m.Call.Pos() {
+		if d.File != m.File || d.TLSUsed || !ok || id.Name != "_" || d.Assign.Tok != token.DEFINE {
 			continue
 		}
-		webhook, err := m.planWebhookTLS()
+		blank := edit.Edit{Start: m.File.Offset(id.Pos()), End: m.File.Offset(id.End()), Text: "tlsOptions"}
+		if d.Assign.Pos() > m.Func.Pos() && d.Assign.End() < m.Call.Pos() {
+			webhook, err := m.planWebhookTLS()
+			if err != nil {
+				return nil, err
+			}
+			return append([]edit.Edit{blank}, webhook...), nil
+		}
+		carry, holder, err := m.carryTLS(d)
+		if err != nil || carry == nil {
+			return nil, err
+		}
+		webhook, err := m.planWebhookTLSFrom(holder + ".tlsOptions")
 		if err != nil {
 			return nil, err
 		}
-		return append([]edit.Edit{{Start: m.File.Offset(id.Pos()), End: m.File.Offset(id.End()), Text: "tlsOptions"}}, webhook...), nil
+		return append(append([]edit.Edit{blank}, carry...), webhook...), nil
 	}
 	return nil, nil
+}
+
+// carryTLS plans the edits that store the TLS options of d beside its metrics options: the struct
+// field the metrics options are assigned to gets a tlsOptions sibling, assigned on the next line. holder
+// is the expression the manager's function reads the metrics options from (config in
+// config.metricsServerOpts); nil edits when the shape is not that one.
+func (m *Manager) carryTLS(d Derivation) (edits []edit.Edit, holder string, err error) {
+	metrics := d.Assign.Lhs[1]
+	if d.Backend == Diagkit {
+		metrics = d.Assign.Lhs[0]
+	}
+	metricsID, ok := metrics.(*ast.Ident)
+	used, ok2 := m.Metrics.Value.(*ast.SelectorExpr)
+	if !ok || !ok2 {
+		return nil, "", nil
+	}
+	holderID, ok := used.X.(*ast.Ident)
+	if !ok {
+		return nil, "", nil
+	}
+	// The statement storing the metrics options: <x>.<field> = [*]metrics.
+	var store *ast.AssignStmt
+	ast.Inspect(m.File.AST, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 1 || len(as.Rhs) != 1 || as.Pos() < d.Assign.End() {
+			return true
+		}
+		rhs := as.Rhs[0]
+		if star, ok := rhs.(*ast.StarExpr); ok {
+			rhs = star.X
+		}
+		sel, ok := as.Lhs[0].(*ast.SelectorExpr)
+		if ok && isIdent(rhs, metricsID.Name) && sel.Sel.Name == used.Sel.Name && store == nil {
+			store = as
+		}
+		return store == nil
+	})
+	if store == nil {
+		return nil, "", nil
+	}
+	field := structField(m.File, used.Sel.Name)
+	if field == nil || structField(m.File, "tlsOptions") != nil {
+		return nil, "", nil
+	}
+	target := m.File.Text(store.Lhs[0].(*ast.SelectorExpr).X)
+	indent := leadingSpace(m.File.Src, m.File.Offset(store.Pos()))
+	fieldIndent := leadingSpace(m.File.Src, m.File.Offset(field.Pos()))
+	tlsName := "tls"
+	if name, ok := m.File.ImportName("crypto/tls"); ok {
+		tlsName = name
+	} else {
+		edits = append(edits, importEdit(m.File, strconv.Quote("crypto/tls")))
+	}
+	edits = append(edits,
+		edit.Insert(nextLine(m.File.Src, m.File.Offset(field.End())), fieldIndent+"tlsOptions []func(*"+tlsName+".Config)\n"),
+		edit.Insert(nextLine(m.File.Src, m.File.Offset(store.End())), indent+target+".tlsOptions = tlsOptions\n"))
+	return edits, holderID.Name, nil
+}
+
+// isStdlib says whether an import path is the standard library's (no dot in its first element).
+func isStdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return path != "" && !strings.Contains(first, ".")
+}
+
+// nextLine returns the offset of the line after the one holding off.
+func nextLine(src []byte, off int) int { return min(lineEnd(src, off)+1, len(src)) }
+
+// structField finds the field name of a struct type declared at the file's top level.
+func structField(f *File, name string) *ast.Field {
+	var found *ast.Field
+	for _, decl := range f.AST.Decls {
+		ast.Inspect(decl, func(n ast.Node) bool {
+			st, ok := n.(*ast.StructType)
+			if !ok || found != nil {
+				return found == nil
+			}
+			for _, fl := range st.Fields.List {
+				for _, id := range fl.Names {
+					if id.Name == name {
+						found = fl
+					}
+				}
+			}
+			return false
+		})
+	}
+	return found
+}
+
+// leadingSpace returns the indentation of the line holding off.
+func leadingSpace(src []byte, off int) string {
+	start := lineStart(src, off)
+	end := start
+	for end < len(src) && (src[end] == '\t' || src[end] == ' ') {
+		end++
+	}
+	return string(src[start:end])
 }
 
 // insertField adds key: value to a composite literal, on its own line in a multi-line literal.
@@ -394,6 +509,14 @@ func (m *Manager) errorBody(msg string) string {
 
 // importEdit adds spec to the import group holding controller-runtime (gofmt sorts it into place).
 func importEdit(f *File, spec string) edit.Edit {
+	if path, _ := strconv.Unquote(spec); isStdlib(path) {
+		// Beside the other standard-library imports, where goimports keeps them.
+		for i := len(f.AST.Imports) - 1; i >= 0; i-- {
+			if p, _ := strconv.Unquote(f.AST.Imports[i].Path.Value); isStdlib(p) {
+				return edit.Insert(nextLine(f.Src, f.Offset(f.AST.Imports[i].End())), "\t"+spec+"\n")
+			}
+		}
+	}
 	anchor := f.AST.Imports[len(f.AST.Imports)-1]
 	for i := len(f.AST.Imports) - 1; i >= 0; i-- {
 		p, _ := strconv.Unquote(f.AST.Imports[i].Path.Value)

@@ -78,7 +78,7 @@ func Parse(file string, src []byte) *Tools {
 // relative to the Makefile's directory, as make resolves them). A nil read reads no included file; an
 // error from read leaves that include unread (Include.Loaded false).
 func ParseWith(file string, src []byte, read func(path string) ([]byte, error)) *Tools {
-	p := &parser{main: file, dir: path.Dir(file), read: read, vars: variables{}, loaded: map[string]bool{}, sources: map[string][]byte{}}
+	p := &parser{dir: path.Dir(file), read: read, vars: variables{}, loaded: map[string]bool{}, sources: map[string][]byte{}}
 	var order []string
 	p.read = func(name string) ([]byte, error) {
 		if read == nil {
@@ -193,6 +193,9 @@ func invocation(rl recipeLine, c command, target string) *RBAC {
 	out := global
 	if specific != "" {
 		out = specific
+	}
+	if out == "" && r.dir != "" && r.dir != "." {
+		out = "config/rbac" // the default, in the directory controller-gen runs in
 	}
 	if out != "" {
 		if resolved(out) && r.dir != "" {

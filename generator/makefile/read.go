@@ -9,7 +9,9 @@ import (
 
 // Include is an include directive (include, -include, sinclude) and whether its file was read.
 type Include struct {
-	Path     string // as make resolves it: relative to the Makefile's directory, variables expanded
+	// Path is the file, relative to the repository (make resolves it against the Makefile's directory),
+	// variables expanded; as written when it did not expand.
+	Path     string
 	From     string // the file holding the directive
 	Line     int
 	Optional bool // -include or sinclude
@@ -127,7 +129,6 @@ type rawRule struct {
 }
 
 type parser struct {
-	main     string // the Makefile, slash path relative to the repository
 	dir      string // its directory: what make resolves relative paths against
 	read     func(string) ([]byte, error)
 	vars     variables
@@ -211,6 +212,14 @@ func (p *parser) line(file string, src []byte, l physical, depth int) {
 		p.conditional(word, strings.TrimSpace(code[len(word):]))
 		return
 	}
+	// A define is skipped to its endef even in a branch not taken (endef assigns only in one taken).
+	if _, r := stripModifiers(code); firstWord(r) == "define" {
+		if p.active() != no {
+			p.inRule = false
+		}
+		p.startDefine(strings.TrimSpace(r[len("define"):]))
+		return
+	}
 	if p.active() == no {
 		return
 	}
@@ -222,19 +231,11 @@ func (p *parser) line(file string, src []byte, l physical, depth int) {
 			p.include(file, l.num, rest, word != "include", depth)
 			return
 		}
-	case "define":
-		p.startDefine(rest)
-		return
 	case "undefine":
 		delete(p.vars, p.vars.expand(rest, ""))
 		return
 	case "vpath", "unexport":
 		return
-	case "export", "override", "private":
-		if mods, r := stripModifiers(code); mods && strings.HasPrefix(r, "define") && firstWord(r) == "define" {
-			p.startDefine(strings.TrimSpace(r[len("define"):]))
-			return
-		}
 	}
 	if name, op, value, ok := parseAssignment(code); ok {
 		p.assign(p.vars.expand(name, ""), op, value)
@@ -467,8 +468,8 @@ func (p *parser) include(from string, num int, rest string, optional bool, depth
 	for _, name := range strings.Fields(p.vars.expand(rest, "")) {
 		inc := Include{Path: name, From: from, Line: num, Optional: optional}
 		if resolved(name) && !path.IsAbs(name) && !strings.ContainsAny(name, "*?[") {
-			inc.Path = path.Clean(name)
-			full := path.Join(p.dir, inc.Path)
+			full := path.Join(p.dir, name)
+			inc.Path = full
 			if p.read != nil && depth < 10 && !p.loaded[full] {
 				if data, err := p.read(full); err == nil {
 					inc.Loaded = true

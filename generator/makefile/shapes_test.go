@@ -291,6 +291,16 @@ func TestArgumentsFromVariables(t *testing.T) {
 			// cmd is outside operator/: it cannot be added.
 		},
 		{
+			name: "a cd before the command, default output",
+			src:  "manifests:\n\t(cd operator; controller-gen rbac:roleName=r paths=./...) && controller-gen rbac:roleName=s paths=./api/...\n",
+			want: []want{
+				{target: "manifests", line: 2, paths: []string{"operator/..."}, role: "r", out: "operator/config/rbac"},
+				{target: "manifests", line: 2, paths: []string{"api/..."}, role: "s", out: "config/rbac"}, // the subshell's cd is over
+			},
+			addLine: 2,
+			added:   "\t(cd operator; controller-gen rbac:roleName=r paths=./...) && controller-gen rbac:roleName=s paths=./api/... paths=./cmd",
+		},
+		{
 			name: "a reference that does not expand",
 			src:  "manifests:\n\t$(CONTROLLER_GEN) rbac:roleName=r paths=./$(API_DIR)/... $(EXTRA_ARGS)\n",
 			want: []want{{target: "manifests", line: 2, paths: []string{"./$(API_DIR)/..."}, role: "r", out: "config/rbac", unresolved: true}},
@@ -558,6 +568,12 @@ PATHS += paths=./webhooks/...
 define HELP
 	not a recipe: $(CONTROLLER_GEN) rbac:roleName=x paths=./help
 endef
+ifdef NOT_SET
+export define SKIPPED
+endif
+PATHS := paths=./skipped/...
+endef
+endif
 override OUT_DIR = config/$(ROLE_DIR)
 export ROLE_DIR := rbac
 VERSION_NAME != git describe
@@ -571,7 +587,7 @@ endif
 `
 	tools := Parse("Makefile", []byte(src))
 	checkInvocations(t, tools.Invocations, []want{
-		{target: "manifests", line: 28, paths: []string{"controllers/...", "webhooks/..."}, role: "r", out: "config/rbac"},
+		{target: "manifests", line: 34, paths: []string{"controllers/...", "webhooks/..."}, role: "r", out: "config/rbac"},
 	})
 	for expr, want := range map[string]string{
 		"$(SED)":          "sed",
@@ -627,5 +643,17 @@ func TestControllerGenFromModules(t *testing.T) {
 		if version != tt.version || from != tt.from {
 			t.Errorf("%s: got %q from %q, want %q from %q", tt.name, version, from, tt.version, tt.from)
 		}
+	}
+}
+
+func TestMakefileInASubdirectory(t *testing.T) {
+	src := "include common.mk\nbundle:\n\tkustomize build overlay > $(OUT)/bundle.yaml\n"
+	tools := ParseWith("deploy/Makefile", []byte(src), reader(map[string]string{"deploy/common.mk": "OUT := out\n"}))
+	if want := []Include{{Path: "deploy/common.mk", From: "deploy/Makefile", Line: 1, Loaded: true}}; !reflect.DeepEqual(tools.Includes, want) {
+		t.Errorf("Includes = %+v, want %+v", tools.Includes, want)
+	}
+	w, ok := tools.WriterOf("deploy/out/bundle.yaml")
+	if want := (Writer{Target: "bundle", Path: "deploy/Makefile", Line: 3, Source: "deploy/overlay"}); !ok || w != want {
+		t.Errorf("WriterOf = %+v, %v; want %+v", w, ok, want)
 	}
 }
