@@ -29,6 +29,7 @@ var shapes = []struct {
 	name, base string
 	empty      bool // a done repository: the plan must be empty
 	remaining  []check.ID
+	fixes      []string // what the remaining findings' fixes must say
 }{
 	// cluster-api-provider-nutanix's manager.yaml: indented sequences, `- args:` as the container's first key.
 	{name: "indented-sequences", base: "cluster-api-provider-nutanix"},
@@ -36,7 +37,8 @@ var shapes = []struct {
 	{name: "test-harness-manager", base: "etcdadm-controller"},
 	// cluster-api-provider-cloudstack: a later test-only RBAC call also writes config/rbac, controller-gen
 	// pinned in hack/tools/go.mod.
-	{name: "two-rbac-calls-tools-module", base: "cluster-api-provider-cloudstack", remaining: []check.ID{check.RoleClobbered}},
+	{name: "two-rbac-calls-tools-module", base: "cluster-api-provider-cloudstack", remaining: []check.ID{check.RoleClobbered},
+		fixes: []string{"so only `make generate-manifests` writes config/rbac/role.yaml"}},
 	// eks-anywhere-packages: NOTES.txt, a CRD chart using lookup, another module's chart.
 	{name: "helm-notes-and-other-charts", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
 	// cluster-api-provider-nutanix at HEAD: args in a config/default patch, review rules in a bound proxy-role.
@@ -45,7 +47,8 @@ var shapes = []struct {
 	// options handed to initializeManager in a struct field.
 	{name: "tls-discarded-across-functions", base: "cluster-api-provider-nutanix"},
 	// eks-anywhere: a patch only a comment mentions; the bundle built from config/prod by release-manifests.
-	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep}},
+	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
+		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }
 
 // shapeFixture copies the base fixture and applies the shape's diff.
@@ -76,7 +79,14 @@ func TestRealWorldShapes(t *testing.T) {
 			} else {
 				compareGolden(t, "shape-"+tt.name, diffOf(t, p))
 			}
-			assertRetrofitProperties(t, dir, p, tt.remaining)
+			findings := assertRetrofitProperties(t, dir, p, tt.remaining)
+			var b strings.Builder
+			check.WriteText(&b, findings)
+			for _, want := range tt.fixes {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("diagkit check does not say %q:\n%s", want, b.String())
+				}
+			}
 		})
 	}
 }
@@ -98,7 +108,7 @@ func TestRetrofitPropertiesOnTargets(t *testing.T) {
 // assertRetrofitProperties applies p to dir and checks what a retrofit must always leave: every YAML file
 // written parses, every kustomization that rendered before renders after, a second run plans nothing, and
 // diagkit check finds nothing but remaining.
-func assertRetrofitProperties(t *testing.T, dir string, p *generator.Plan, remaining []check.ID) {
+func assertRetrofitProperties(t *testing.T, dir string, p *generator.Plan, remaining []check.ID) []check.Finding {
 	t.Helper()
 	tree, err := kustomization.Read(dir)
 	if err != nil {
@@ -152,6 +162,7 @@ func assertRetrofitProperties(t *testing.T, dir string, p *generator.Plan, remai
 		check.WriteText(&b, findings)
 		t.Errorf("diagkit check after the retrofit: %v, want %v\n%s", ids, want, b.String())
 	}
+	return findings
 }
 
 // TestVerifyRefusesAPlanThatBreaksARender: an overlay pins the manager's image by its index in the
@@ -191,4 +202,26 @@ func snapshotTree(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// TestShapeDetection: what Detect must find in the shapes that fooled it on real repositories.
+func TestShapeDetection(t *testing.T) {
+	tests := []struct {
+		shape, base                 string
+		main, controllerGen, rbacAt string
+	}{
+		{shape: "test-harness-manager", base: "etcdadm-controller", main: "main.go", controllerGen: "v0.11.4", rbacAt: "manifests"},
+		{shape: "two-rbac-calls-tools-module", base: "cluster-api-provider-cloudstack", main: "main.go", controllerGen: "v0.16.5", rbacAt: "config/.flag.mk"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.shape, func(t *testing.T) {
+			target, err := generator.Detect(shapeFixture(t, tt.base, tt.shape), generator.DetectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if target.Manager.File.Path != tt.main || target.ControllerGenVersion != tt.controllerGen || target.RBAC == nil || target.RBAC.Target != tt.rbacAt {
+				t.Errorf("detected manager %s, controller-gen %q, rbac %+v; want %s, %s, %s", target.Manager.File.Path, target.ControllerGenVersion, target.RBAC, tt.main, tt.controllerGen, tt.rbacAt)
+			}
+		})
+	}
 }

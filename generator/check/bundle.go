@@ -4,11 +4,8 @@ package check
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/diagkit/diagkit/generator/makefile"
 	"github.com/diagkit/diagkit/generator/manifest"
 	"github.com/diagkit/diagkit/generator/rbacrole"
 )
@@ -80,16 +77,18 @@ func declares(containers []*manifest.Container, port string) bool {
 	return false
 }
 
-// bundleFix names the make target that writes the bundle, when the Makefile has one.
-func (r *repo) bundleFix(path string) (string, error) {
-	if r.t.Makefile != "" {
-		src, err := os.ReadFile(filepath.Join(r.t.Root, filepath.FromSlash(r.t.Makefile)))
-		if err != nil {
-			return "", err
-		}
-		if w, ok := makefile.WriterOf(src, path); ok {
-			return fmt.Sprintf("run `make %s` (%s:%d writes it) and commit %s", w.Target, r.t.Makefile, w.Line, path), nil
+// bundleFix names the make target whose recipe writes the bundle (the phony target a person runs, and
+// the overlay it builds from), or says that nothing regenerates it: etcdadm's 2021 bundles at the top
+// level are leftovers no target writes.
+func (r *repo) bundleFix(file string) (string, error) {
+	if r.t.Make != nil {
+		if w, ok := r.t.Make.WriterOf(file); ok {
+			from := ""
+			if w.Source != "" {
+				from = " from " + w.Source
+			}
+			return fmt.Sprintf("run `make %s` (%s:%d builds it%s) and commit %s", r.t.Make.EntryTarget(w.Target), w.Path, w.Line, from, file), nil
 		}
 	}
-	return "regenerate it from config/ the way it was built (for example `kustomize build config/default > " + path + "`) and commit it", nil
+	return "no make target writes " + file + ": it is a leftover nothing regenerates — delete it if nothing installs from it, or rebuild it by hand (`kustomize build config/default > " + file + "`) and commit it", nil
 }
