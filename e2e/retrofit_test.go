@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"github.com/diagkit/diagkit/generator"
 	"github.com/diagkit/diagkit/generator/gosource"
 	"github.com/diagkit/diagkit/generator/helmchart"
+	"github.com/diagkit/diagkit/generator/kustomization"
 	"github.com/diagkit/diagkit/generator/manifest"
 )
 
@@ -120,11 +122,13 @@ func TestRetrofittedTargets(t *testing.T) {
 					if !strings.Contains(out, "tokenreviews") || !strings.Contains(out, "subjectaccessreviews") {
 						t.Errorf("helm template %s grants no reviews", chartDir)
 					}
-					checkLive(t, dir, bin, target.name+"-chart", append(deployableArgs(args), target.args...))
+					checkLive(t, dir, bin, target.name+"-chart", boundRules(t, out, container), append(deployableArgs(args), target.args...))
 				})
 			}
 			t.Run("the retrofitted manager answers 401/403/200", func(t *testing.T) {
-				checkLive(t, dir, bin, target.name, append(append(slices.Clone(target.subcommand), deployableArgs(managerArgs)...), target.args...))
+				rendered := runIn(t, dir, kustomize, "build", "config/default")
+				checkLive(t, dir, bin, target.name, boundRules(t, rendered, retrofitted.Container.Name),
+					append(append(slices.Clone(target.subcommand), deployableArgs(managerArgs)...), target.args...))
 			})
 		})
 	}
@@ -140,6 +144,11 @@ func checkRoleOracle(t *testing.T, dir, controllerGens string, target *generator
 	stale := false
 	for _, w := range plan.Warnings {
 		stale = stale || strings.Contains(w, "is stale")
+	}
+	if stale && !slices.Contains(plan.Paths(), target.RolePath) {
+		// The reviews come from another role bound to the manager's account (eks-anywhere-packages'
+		// proxy-role): diagkit added nothing to the stale role, so there is nothing of its to compare.
+		return
 	}
 	out := t.TempDir()
 	args := []string{"rbac:roleName=" + target.RoleName, "output:rbac:dir=" + out}
@@ -173,18 +182,15 @@ func checkRoleOracle(t *testing.T, dir, controllerGens string, target *generator
 	}
 }
 
-// checkLive runs the retrofitted binary as a ServiceAccount bound to the ClusterRole of its own
-// role.yaml only, and calls the diagnostics endpoint as the three callers.
-func checkLive(t *testing.T, dir, bin, name string, args []string) {
+// checkLive runs the retrofitted binary as a ServiceAccount granted exactly the rules its rendered
+// deployment binds to the manager's account (the generated role, and a kube-rbac-proxy era proxy-role
+// where the repository keeps one), and calls the diagnostics endpoint as the three callers.
+func checkLive(t *testing.T, dir, bin, name string, rules []framework.Rule, args []string) {
 	ctx := t.Context()
 	cp := controlPlane
 	sa := "retrofit-" + name
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := cp.ServiceAccountKubeconfig(ctx, namespace, sa, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	rules, err := framework.ClusterRoleRules(filepath.Join(dir, "config", "rbac", "role.yaml"))
-	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cp.Grant(ctx, namespace, sa, "diagkit-e2e-"+sa, rules...); err != nil {
@@ -231,6 +237,34 @@ func checkLive(t *testing.T, dir, bin, name string, args []string) {
 	if !slices.Equal(listening, []string{addr}) {
 		t.Errorf("%s listens on %v, want only the diagnostics endpoint %s", name, listening, addr)
 	}
+}
+
+// boundRules returns the rules a rendered tree binds to the account of the Deployment running container.
+func boundRules(t *testing.T, rendered, container string) []framework.Rule {
+	t.Helper()
+	containers, err := manifest.FindAll("rendered", []byte(rendered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range containers {
+		if c.Name != container {
+			continue
+		}
+		d, err := kustomization.FindDeployed([]byte(rendered), c.Deployment, container)
+		if err != nil || d == nil {
+			t.Fatalf("the rendered Deployment %s: %v", c.Deployment, err)
+		}
+		var rules []framework.Rule
+		for _, name := range slices.Sorted(maps.Keys(d.Rules)) {
+			for _, r := range d.Rules[name] {
+				rules = append(rules, framework.Rule{APIGroups: r.APIGroups, Resources: r.Resources, ResourceNames: r.ResourceNames,
+					NonResourceURLs: r.NonResourceURLs, Verbs: r.Verbs})
+			}
+		}
+		return rules
+	}
+	t.Fatalf("no container %s rendered", container)
+	return nil
 }
 
 // checkRenderedManager checks the manager's Deployment in a kustomize build: no kube-rbac-proxy, the

@@ -32,7 +32,7 @@ const (
 
 // IDs lists every ID, in documentation order.
 var IDs = []ID{
-	MarkersInGodoc, RoleMissingReviewRules, RoleStale, RoleClobbered, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
+	MarkersInGodoc, RoleMissingReviewRules, RoleClobbered, RoleStale, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
 	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, ProxyPortCollision, TLSOptionsDiscarded,
 	BundleOutOfStep, HelmOutOfStep,
 }
