@@ -2,18 +2,25 @@
 
 // Package generator retrofits diagkit's secure diagnostics onto an existing controller-runtime repository.
 //
-// It works in three steps, and only the last one writes:
+// It is a pipeline — detect, plan, verify, apply — and only the last step writes:
 //
-//   - Detect reads the repository once into a Target: a snapshot of the files it may patch (bytes and a
-//     content hash) and the facts it found (main.go, flag and options style, module versions, manifests,
-//     the RBAC generation command).
-//   - Retrofit plans every edit against that snapshot. Each file kind has its own patcher package
-//     (gosource, rbacrole, manifest — which also removes kube-rbac-proxy sidecars —, helmchart, makefile,
-//     gomodule); every edit is guarded by a check on the parsed (or, for Helm templates, rendered) file,
-//     so planning an already retrofitted repository yields an empty Plan and a half-done one gets only
-//     what is missing.
+//   - Detect (target.go) reads the repository once into a Target: a snapshot of the files it may patch
+//     (bytes and a content hash) and the facts it found. One walk indexes the module's Go files
+//     (packages.go: which commands link which packages, where managers are created, where RBAC markers
+//     are); the Makefile unit (rbacgen.go) chooses the controller-gen invocation that writes the
+//     manager's role; the kustomize trees under config/ are rendered in process (package kustomization) to
+//     see the manager as a cluster would receive it.
+//   - Retrofit (retrofit.go) decides once what the repository needs, then lets one unit per file kind
+//     plan its files: plan_go.go (the manager's package and go.mod, through package gosource),
+//     plan_rbac.go (the Makefile's paths= and role.yaml), plan_manifests.go (manager.yaml and
+//     kube-rbac-proxy patches, through package manifest), plan_charts.go (Helm charts, through package
+//     helmchart). Every edit is guarded by a check on the parsed (or rendered) file, so an already
+//     retrofitted repository yields an empty Plan and a half-done one gets only what is missing.
+//   - verify (verify.go) checks the planned files in memory: YAML and Go parse, every kustomization that
+//     rendered still renders, config/default then deploys the manager serving diagnostics. A plan that
+//     fails is an error; nothing is written.
 //   - Apply writes all planned files or none, after checking that none changed since Detect.
 //
-// It does not run go mod tidy, controller-gen or kustomize; the Plan's notes say when one is due.
+// It does not run go mod tidy, controller-gen or kustomize binaries; the Plan's notes say when one is due.
 // Package check (diagkit check) reads the same Target to report what is wrong instead of planning edits.
 package generator

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package generator
+
+import (
+	"slices"
+
+	"github.com/diagkit/diagkit/generator/edit"
+	"github.com/diagkit/diagkit/generator/manifest"
+)
+
+// planManifests gives the manager container of manager.yaml the diagnostics args and port, and removes
+// kube-rbac-proxy sidecars — in manager.yaml, patches and overlays — securing the manager's args in the
+// same patch and moving the sidecar's port name to the manager's 8443 so Services keep working.
+func planManifests(pl *planner) error {
+	t := pl.t
+	switch {
+	case t.OverlaysServeDiagnostics():
+		// Every overlay already deploys the manager serving diagnostics: manager.yaml is a base they complete.
+	case t.Container != nil:
+		edits, why, err := t.Container.Patch(pl.oldFlag)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(t.ProxyPatches, t.ManagerManifest) {
+			// A sidecar in manager.yaml itself: removed in the same pass, the manager patched above.
+			proxyEdits, proxyWhy, err := manifest.RemoveProxy(t.ManagerManifest, t.files[t.ManagerManifest].data, pl.managerName, pl.oldFlag, false)
+			if err != nil {
+				return err
+			}
+			edits, why = append(edits, proxyEdits...), append(why, proxyWhy...)
+		}
+		after, err := edit.Apply(t.files[t.ManagerManifest].data, edits)
+		if err != nil {
+			return err
+		}
+		pl.change(t.ManagerManifest, after, ranges(edits...), why...)
+	default:
+		pl.warn("%s not found; pass --diagnostics-address and expose port 8443 where the manager is deployed", DefaultManagerManifest)
+	}
+	for _, patch := range t.ProxyPatches {
+		if patch == t.ManagerManifest {
+			continue
+		}
+		src, err := t.read(patch)
+		if err != nil {
+			return err
+		}
+		edits, why, err := manifest.RemoveProxy(patch, src, pl.managerName, pl.oldFlag, true)
+		if err != nil {
+			return err
+		}
+		after, err := edit.Apply(src, edits)
+		if err != nil {
+			return err
+		}
+		pl.change(patch, after, ranges(edits...), why...)
+	}
+	return nil
+}
