@@ -93,11 +93,15 @@ func referencedFiles(k *types.Kustomization) []string {
 			files = append(files, p.Path)
 		}
 	}
+	// Deprecated fields are read on purpose: the repositories diagkit retrofits still use them, and
+	// FixKustomization leaves them where they are.
+	//lint:ignore SA1019 see above
 	for _, p := range k.PatchesStrategicMerge {
 		if s := string(p); !strings.Contains(s, "\n") {
 			files = append(files, s)
 		}
 	}
+	//lint:ignore SA1019 see above
 	for _, p := range k.PatchesJson6902 {
 		if p.Path != "" {
 			files = append(files, p.Path)

@@ -161,12 +161,3 @@ func isFunctionName(s string) bool {
 	}
 	return true
 }
-
-// lookup returns the expanded value of the variable name.
-func (vs variables) lookup(name string) (string, bool) {
-	v, ok := vs[name]
-	if !ok {
-		return "", false
-	}
-	return vs.expand(v.value, ""), true
-}
