@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -276,15 +275,7 @@ func TestHalfDoneRepositories(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.diff != "" {
-				patch, err := filepath.Abs(filepath.Join("testdata", tt.diff))
-				if err != nil {
-					t.Fatal(err)
-				}
-				cmd := exec.Command("git", "apply", "-p1", patch)
-				cmd.Dir, cmd.Env = dir, append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("git apply %s: %v\n%s", tt.diff, err, out)
-				}
+				applyDiff(t, dir, filepath.Join("testdata", tt.diff))
 			}
 			p := plan(t, dir)
 			got := diffOf(t, p)
@@ -295,25 +286,7 @@ func TestHalfDoneRepositories(t *testing.T) {
 				return
 			}
 			compareGolden(t, "halfdone-"+tt.golden, got)
-			if err := generator.Apply(p); err != nil {
-				t.Fatal(err)
-			}
-			if second := plan(t, dir); !second.Empty() {
-				t.Fatalf("second run plans changes:\n%s", diffOf(t, second))
-			}
-			findings, err := check.Run(dir, check.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []check.ID
-			for _, f := range findings {
-				ids = append(ids, f.ID)
-			}
-			slices.Sort(ids)
-			slices.Sort(tt.remaining)
-			if !slices.Equal(ids, tt.remaining) {
-				t.Errorf("diagkit check after the retrofit: %v, want %v", findings, tt.remaining)
-			}
+			assertRetrofitProperties(t, dir, p, tt.remaining)
 		})
 	}
 }

@@ -55,16 +55,22 @@ var shapes = []struct {
 func shapeFixture(t *testing.T, base, name string) string {
 	t.Helper()
 	dir := copyFixture(t, base)
-	patch, err := filepath.Abs(filepath.Join("testdata", "shapes", name+".diff"))
+	applyDiff(t, dir, filepath.Join("testdata", "shapes", name+".diff"))
+	return dir
+}
+
+// applyDiff applies a diff (a path relative to this package) to dir with git apply.
+func applyDiff(t *testing.T, dir, diff string) {
+	t.Helper()
+	patch, err := filepath.Abs(diff)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("git", "apply", "-p1", patch)
 	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git apply %s: %v\n%s", name, err, out)
+		t.Fatalf("git apply %s: %v\n%s", diff, err, out)
 	}
-	return dir
 }
 
 func TestRealWorldShapes(t *testing.T) {
