@@ -33,7 +33,10 @@ func TestCheckAgreesWithControllerGen(t *testing.T) {
 		{name: "retrofitted cluster-api-provider-nutanix", base: "cluster-api-provider-nutanix"},
 		{name: "cluster-api-provider-vsphere as upstream did it", base: "cluster-api-provider-vsphere"},
 		{name: "retrofitted eks-anywhere", base: "eks-anywhere", after: []diagcheck.ID{diagcheck.BundleOutOfStep, diagcheck.BundleOutOfStep}},
-		{name: "retrofitted eks-anywhere-packages", base: "eks-anywhere-packages"},
+		// The reviews come from the proxy-role bound to the manager's account, so the retrofit adds no markers
+		// and `make manifests` still scans only api/v1alpha1, which has none: controller-gen writes no role,
+		// and the committed one stays as stale as upstream's.
+		{name: "retrofitted eks-anywhere-packages", base: "eks-anywhere-packages", after: []diagcheck.ID{diagcheck.RoleStale}},
 		{name: "retrofitted etcdadm-bootstrap-provider", base: "etcdadm-bootstrap-provider"},
 		{name: "retrofitted etcdadm-controller", base: "etcdadm-controller"},
 		{name: "a stale role", base: "etcdadm-controller", defect: "role-stale"},
@@ -86,7 +89,7 @@ func TestCheckAgreesWithControllerGen(t *testing.T) {
 			for _, f := range findings {
 				got = append(got, f.ID)
 			}
-			if slices.Contains(got, diagcheck.RoleStale) {
+			if slices.Contains(got, diagcheck.RoleStale) && !slices.Contains(tt.after, diagcheck.RoleStale) {
 				t.Errorf("check calls the role controller-gen %s just wrote stale: %+v", target.ControllerGenVersion, findings)
 			}
 			if d := cmp.Diff(tt.after, got); d != "" {
