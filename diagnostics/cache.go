@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -217,18 +218,46 @@ func (c *decisionCache) Authorize(_ context.Context, a authorizer.Attributes) (a
 	return d.decision, d.reason, nil
 }
 
-// decisionKey is everything a SubjectAccessReview for a non-resource request is made of.
+// decisionKey is everything a SubjectAccessReview for a non-resource request is made of, encoded so that
+// two different requests never share a key: every string is length-prefixed and every list counted, so
+// groups ["a", "b"] and ["a,b"] (or a user name holding a separator) cannot collide — a collision would
+// answer one identity with another's cached decision.
 func decisionKey(a authorizer.Attributes) string {
 	u := a.GetUser()
 	groups := append([]string(nil), u.GetGroups()...)
 	sort.Strings(groups)
-	var extra []string
-	for k, vs := range u.GetExtra() {
-		extra = append(extra, k+"="+strings.Join(vs, ","))
+	extra := u.GetExtra()
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
 	}
-	sort.Strings(extra)
-	return strings.Join([]string{u.GetName(), u.GetUID(), strings.Join(groups, ","), strings.Join(extra, ";"),
-		a.GetVerb(), a.GetPath()}, "\x00")
+	sort.Strings(keys)
+
+	var b strings.Builder
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	list := func(ss []string) {
+		b.WriteString(strconv.Itoa(len(ss)))
+		b.WriteByte('#')
+		for _, s := range ss {
+			field(s)
+		}
+	}
+	field(u.GetName())
+	field(u.GetUID())
+	list(groups)
+	b.WriteString(strconv.Itoa(len(keys)))
+	b.WriteByte('#')
+	for _, k := range keys {
+		field(k)
+		list(extra[k])
+	}
+	field(a.GetVerb())
+	field(a.GetPath())
+	return b.String()
 }
 
 // isOverBudget tells a budget refusal from an API server that did not answer.

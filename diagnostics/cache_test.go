@@ -243,3 +243,39 @@ func TestDecisionCache(t *testing.T) {
 		}
 	})
 }
+
+// TestDecisionKeyIsUnambiguous: identities that a separator-joined key would confuse get different keys,
+// so a decision cached for one is never the answer for another (a client certificate with
+// O=ops,pprof-readers must not reuse the decision of groups ops and pprof-readers).
+func TestDecisionKeyIsUnambiguous(t *testing.T) {
+	rec := func(u user.DefaultInfo) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{User: &u, Verb: "get", Path: "/debug/pprof/"}
+	}
+	pairs := []struct {
+		name string
+		a, b authorizer.AttributesRecord
+	}{
+		{"groups joined by a comma", rec(user.DefaultInfo{Name: "u", Groups: []string{"ops", "pprof-readers"}}), rec(user.DefaultInfo{Name: "u", Groups: []string{"ops,pprof-readers"}})},
+		{"extra values joined by a comma", rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"k": {"a", "b"}}}), rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"k": {"a,b"}}})},
+		{"extra entries joined by a semicolon", rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"a": {"x"}, "b": {"y"}}}), rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"a": {"x;b=y"}}})},
+		{"extra key holding =", rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"a=b": {"c"}}}), rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"a": {"b=c"}}})},
+		{"name holding the field separator", rec(user.DefaultInfo{Name: "a\x00b"}), rec(user.DefaultInfo{Name: "a", UID: "b"})},
+		{"name and uid shifted", rec(user.DefaultInfo{Name: "ab", UID: "c"}), rec(user.DefaultInfo{Name: "a", UID: "bc"})},
+		{"a group that is also the next field", rec(user.DefaultInfo{Name: "u", Groups: []string{"g"}}), rec(user.DefaultInfo{Name: "u", Extra: map[string][]string{"g": nil}})},
+		{"no groups and one empty group", rec(user.DefaultInfo{Name: "u"}), rec(user.DefaultInfo{Name: "u", Groups: []string{""}})},
+	}
+	for _, p := range pairs {
+		t.Run(p.name, func(t *testing.T) {
+			if decisionKey(p.a) == decisionKey(p.b) {
+				t.Errorf("two identities share the key %q", decisionKey(p.a))
+			}
+		})
+	}
+	t.Run("the order of groups and extras does not matter", func(t *testing.T) {
+		a := rec(user.DefaultInfo{Name: "u", Groups: []string{"b", "a"}, Extra: map[string][]string{"y": {"1"}, "x": {"2"}}})
+		b := rec(user.DefaultInfo{Name: "u", Groups: []string{"a", "b"}, Extra: map[string][]string{"x": {"2"}, "y": {"1"}}})
+		if decisionKey(a) != decisionKey(b) {
+			t.Error("the same identity gets two keys")
+		}
+	})
+}

@@ -6,7 +6,7 @@
 // By default the endpoint listens on :8443 over HTTPS. Every request is authenticated with a TokenReview
 // and authorized with a SubjectAccessReview for the request's non-resource path and lower-cased HTTP
 // method, so the ClusterRoles documented in the Cluster API book work unchanged. Besides /metrics, the
-// secure endpoint serves /debug/pprof/* and PUT /debug/flags/v (the klog verbosity). With
+// secure endpoint serves /debug/pprof/* and PUT /debug/flags/v (the klog verbosity, 0 to 7). With
 // --insecure-diagnostics it serves /metrics only, over plain HTTP, to anyone who can reach it.
 //
 // Use it from main.go:
@@ -40,7 +40,7 @@
 // Tokens never reach a log: the filter logs no header, and the review requests carry a discarding logger,
 // because client-go logs request bodies (a TokenReview's body is the caller's token) at verbosity 8 and
 // above. client-go older than v0.32 logs them through the global klog instead, which this package cannot
-// silence: with such a client-go, keep -v (and PUT /debug/flags/v) below 8.
+// silence, so PUT /debug/flags/v accepts levels 0 to MaxVerbosity (7) only; keep the -v flag below 8 too.
 //
 // This is a separate Go module whose requirements are kept at the oldest versions that work
 // (controller-runtime v0.16), so that importing it never forces a controller-runtime upgrade.

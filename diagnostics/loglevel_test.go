@@ -3,10 +3,16 @@
 package diagnostics
 
 import (
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 
 	uberzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/klog/v2"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
@@ -53,4 +59,59 @@ func TestSetVerbosityWithoutZap(t *testing.T) {
 	if err != nil || msg == "" {
 		t.Errorf("klog only: %q, %v", msg, err)
 	}
+}
+
+// TestVerbosityEndpointBounds: PUT /debug/flags/v accepts 0 to MaxVerbosity only (client-go logs request
+// bodies, TokenReview tokens among them, from 8; zap levels past 127 wrap through int8), bounds the body,
+// and never echoes what it refuses.
+func TestVerbosityEndpointBounds(t *testing.T) {
+	var o Options
+	zo := crzap.Options{}
+	o.FollowZap(&zo)
+	lvl := zo.Level.(uberzap.AtomicLevel)
+	h := o.verbosityHandler()
+	defer func() { _, _ = o.setVerbosity("0") }()
+	tests := []struct {
+		name, method, body string
+		status             int
+		zap                zapcore.Level // the level afterwards
+	}{
+		{"a level in range", http.MethodPut, "3", http.StatusOK, -3},
+		{"the highest level", http.MethodPut, "7\n", http.StatusOK, -7},
+		{"the first level that logs request bodies", http.MethodPut, "8", http.StatusBadRequest, -7},
+		{"a level that would wrap zap's int8 and silence it", http.MethodPut, "200", http.StatusBadRequest, -7},
+		{"a negative level", http.MethodPut, "-1", http.StatusBadRequest, -7},
+		{"not a number, never echoed", http.MethodPut, "<script>alert(1)</script>", http.StatusBadRequest, -7},
+		{"a body far larger than a level", http.MethodPut, strings.Repeat("9", 10<<20), http.StatusRequestEntityTooLarge, -7},
+		{"another method", http.MethodGet, "", http.StatusNotAcceptable, -7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tt.method, "/debug/flags/v", strings.NewReader(tt.body)))
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d (%s)", rec.Code, tt.status, rec.Body)
+			}
+			if lvl.Level() != tt.zap {
+				t.Errorf("zap level %v, want %v", lvl.Level(), tt.zap)
+			}
+			if tt.status != http.StatusOK && len(tt.body) > 1 && strings.Contains(rec.Body.String(), tt.body[:2]) && !strings.Contains(tt.body, "9") {
+				t.Errorf("the refused body is echoed: %q", rec.Body)
+			}
+			if rec.Body.Len() > 512 {
+				t.Errorf("a %d-byte answer", rec.Body.Len())
+			}
+			if got := klogVerbosity(); tt.status == http.StatusOK && got != -int(tt.zap) {
+				t.Errorf("klog verbosity %d, want %d", got, -int(tt.zap))
+			}
+		})
+	}
+}
+
+// klogVerbosity reads klog's -v flag.
+func klogVerbosity() int {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	v, _ := strconv.Atoi(fs.Lookup("v").Value.String())
+	return v
 }

@@ -11,7 +11,6 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"k8s.io/apiserver/pkg/server/routes"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
@@ -180,9 +179,9 @@ func (o *Options) secureTLSOptions(tlsOpts []func(*tls.Config)) []func(*tls.Conf
 // authenticated and authorized. Paths and RBAC are Cluster API's: get on /debug/pprof/*, put on /debug/flags/v.
 func (o *Options) debugHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
-		// PUT sets the klog verbosity (the body is the level), and the zap level after FollowZap; other
-		// methods get 406.
-		"/debug/flags/v":       routes.StringFlagPutHandler(o.setVerbosity),
+		// PUT sets the klog verbosity (the body is the level, 0 to MaxVerbosity), and the zap level after
+		// FollowZap; other methods get 406.
+		"/debug/flags/v":       o.verbosityHandler(),
 		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
 		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
 		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
