@@ -26,7 +26,9 @@ import (
 // the module's versions of client-go and k8s.io/apiserver talk to a current API server.
 func TestManagerAgainstAPIServer(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test` from the repository root, or export KUBEBUILDER_ASSETS=$(make -s print-envtest-assets)")
+		// A plain `go test ./...` in this module runs the unit tests; `make test` (which CI runs) always
+		// sets the variable, so this test never goes missing there.
+		t.Skip("integration test against a real kube-apiserver: run `make test-diagnostics` from the repository root, or export KUBEBUILDER_ASSETS=$(make -s print-envtest-assets) first")
 	}
 	env := &envtest.Environment{}
 	cfg, err := env.Start()

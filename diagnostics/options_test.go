@@ -5,6 +5,7 @@ package diagnostics
 import (
 	"crypto/tls"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -199,4 +200,54 @@ func TestServerOptionsRequestsClientCertificates(t *testing.T) {
 	if got := applied(m.TLSOpts).ClientAuth; got != tls.NoClientCert {
 		t.Errorf("without a client CA, ClientAuth %v, want NoClientCert", got)
 	}
+}
+
+// TestDefaultCipherSuitesAreAEAD: without --tls-cipher-suites a TLS 1.2 client offering only CBC suites
+// is refused, one offering GCM is served; the flag still overrides the default.
+func TestDefaultCipherSuitesAreAEAD(t *testing.T) {
+	for _, id := range DefaultTLSCipherSuites() {
+		if name := tls.CipherSuiteName(id); strings.Contains(name, "CBC") || !strings.HasPrefix(name, "TLS_ECDHE_") {
+			t.Errorf("default suite %s is not an ECDHE AEAD suite", name)
+		}
+	}
+	if len(DefaultTLSCipherSuites()) < 4 {
+		t.Errorf("only %d default suites", len(DefaultTLSCipherSuites()))
+	}
+	cert, err := selfSignedForTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshake := func(o Options, clientSuite uint16) error {
+		opts, err := o.tlsOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := &tls.Config{Certificates: []tls.Certificate{cert}}
+		for _, f := range opts {
+			f(server)
+		}
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		go func() { _ = tls.Server(a, server).Handshake() }()
+		return tls.Client(b, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{clientSuite}}).Handshake()
+	}
+	const cbc, gcm = tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+	if err := handshake(Options{}, cbc); err == nil {
+		t.Error("a CBC-only TLS 1.2 client was served by default")
+	}
+	if err := handshake(Options{}, gcm); err != nil {
+		t.Errorf("a GCM TLS 1.2 client was refused: %v", err)
+	}
+	if err := handshake(Options{TLSCipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}}, cbc); err != nil {
+		t.Errorf("--tls-cipher-suites did not override the default: %v", err)
+	}
+}
+
+func selfSignedForTest() (tls.Certificate, error) {
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey("localhost", []net.IP{net.ParseIP("127.0.0.1")}, nil)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
 }

@@ -37,13 +37,28 @@ func (o *Options) tlsOptions() ([]func(*tls.Config), error) {
 	}
 
 	opts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = minVersion }}
-	if len(suites) > 0 {
-		opts = append(opts, func(c *tls.Config) { c.CipherSuites = suites })
+	if len(suites) == 0 {
+		suites = DefaultTLSCipherSuites()
 	}
+	opts = append(opts, func(c *tls.Config) { c.CipherSuites = suites })
 	if len(curves) > 0 {
 		opts = append(opts, func(c *tls.Config) { c.CurvePreferences = curves })
 	}
 	return opts, nil
+}
+
+// DefaultTLSCipherSuites are the TLS 1.2 cipher suites offered when --tls-cipher-suites is not given:
+// Go's secure defaults less the CBC ones, i.e. the AEAD suites (AES-GCM, ChaCha20-Poly1305) with ECDHE
+// key exchange. TLS 1.3's suites are all AEAD and not configurable. --tls-cipher-suites still overrides
+// this, which is the one place diagkit's options differ from Cluster API's for the same arguments.
+func DefaultTLSCipherSuites() []uint16 {
+	var ids []uint16
+	for _, s := range tls.CipherSuites() {
+		if strings.HasPrefix(s.Name, "TLS_ECDHE_") && (strings.Contains(s.Name, "_GCM_") || strings.Contains(s.Name, "CHACHA20_POLY1305")) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
 }
 
 // curvePreferences checks CurveID values the way Cluster API does (through component-base, which has no
