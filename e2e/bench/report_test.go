@@ -71,3 +71,24 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGarbageTokensAreDistinctToTheAPIServer: what k8s.io/apiserver reads of each flood token (up to the
+// first space) differs from request to request and from mode to mode.
+func TestGarbageTokensAreDistinctToTheAPIServer(t *testing.T) {
+	seen := map[string]bool{}
+	for _, m := range []Mode{PlainHTTP, HTTPSNoAuth, StockFilter, Diagkit} {
+		for i := 1; i <= 1000; i++ {
+			token := garbageToken(m, i)
+			if strings.ContainsAny(token, " \t") {
+				t.Fatalf("token %q holds whitespace", token)
+			}
+			read, _, _ := strings.Cut(token, " ")
+			if m.Name == StockFilter.Name || m.Name == Diagkit.Name {
+				if seen[read] {
+					t.Fatalf("token %q is read as one already sent", token)
+				}
+				seen[read] = true
+			}
+		}
+	}
+}
