@@ -39,6 +39,7 @@ const (
 	FlagReviewQPS            = "diagnostics-review-qps"
 	FlagReviewBurst          = "diagnostics-review-burst"
 	FlagMaxInFlightReviews   = "diagnostics-max-inflight-reviews"
+	FlagMaxProfileDuration   = "diagnostics-max-profile-duration"
 )
 
 // Defaults of the flags; the zero value of Options means the same.
@@ -55,6 +56,7 @@ var flagNames = []string{
 	FlagCertDir, FlagCertName, FlagKeyName, FlagEnableHTTP2, FlagClientCAFile, FlagTokenAudiences,
 	FlagTokenCacheTTL, FlagTokenFailureCacheTTL, FlagAllowCacheTTL, FlagDenyCacheTTL, FlagReviewTimeout,
 	FlagTokenCacheSize, FlagDecisionCacheSize, FlagReviewQPS, FlagReviewBurst, FlagMaxInFlightReviews,
+	FlagMaxProfileDuration,
 }
 
 // usage holds each flag's help text. It is Cluster API's text word for word (including its missing space
@@ -117,6 +119,8 @@ func usage(name string) string {
 		return "Reviews that may be sent at once above --diagnostics-review-qps."
 	case FlagMaxInFlightReviews:
 		return "Reviews that may wait for the API server at the same time."
+	case FlagMaxProfileDuration:
+		return "Longest CPU profile or execution trace /debug/pprof/profile and /debug/pprof/trace take (their seconds= parameter); a longer one gets 400."
 	}
 	return ""
 }
@@ -150,6 +154,7 @@ func (o *Options) addScalarFlags(fs scalarFlags) {
 	fs.Float64Var(&o.ReviewQPS, FlagReviewQPS, o.ReviewQPS, usage(FlagReviewQPS))
 	fs.IntVar(&o.ReviewBurst, FlagReviewBurst, o.ReviewBurst, usage(FlagReviewBurst))
 	fs.IntVar(&o.MaxInFlightReviews, FlagMaxInFlightReviews, o.MaxInFlightReviews, usage(FlagMaxInFlightReviews))
+	fs.DurationVar(&o.MaxProfileDuration, FlagMaxProfileDuration, o.MaxProfileDuration, usage(FlagMaxProfileDuration))
 }
 
 // AddFlags registers the diagnostics flags on a pflag FlagSet (cobra, Cluster API style main.go files).

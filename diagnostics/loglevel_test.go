@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	uberzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -114,4 +115,39 @@ func klogVerbosity() int {
 	klog.InitFlags(fs)
 	v, _ := strconv.Atoi(fs.Lookup("v").Value.String())
 	return v
+}
+
+// TestProfileDurationIsBounded: /debug/pprof/profile and /trace refuse seconds= above
+// MaxProfileDuration (and garbage) before they start, and pass what is within it.
+func TestProfileDurationIsBounded(t *testing.T) {
+	reached := 0
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { reached++ })
+	for _, tt := range []struct {
+		name   string
+		limit  time.Duration
+		query  string
+		status int
+	}{
+		{"pprof's own default", 0, "", http.StatusOK},
+		{"within the default minute", 0, "?seconds=30", http.StatusOK},
+		{"an hour", 0, "?seconds=3600", http.StatusBadRequest},
+		{"a fraction within the limit", 0, "?seconds=0.5", http.StatusOK},
+		{"not a number", 0, "?seconds=lots", http.StatusBadRequest},
+		{"negative", 0, "?seconds=-5", http.StatusBadRequest},
+		{"a raised limit", 5 * time.Minute, "?seconds=240", http.StatusOK},
+		{"a lowered limit", 10 * time.Second, "?seconds=30", http.StatusBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := reached
+			o := Options{MaxProfileDuration: tt.limit}
+			rec := httptest.NewRecorder()
+			o.boundedProfile(next).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/profile"+tt.query, nil))
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d (%s)", rec.Code, tt.status, rec.Body)
+			}
+			if ran := reached > before; ran != (tt.status == http.StatusOK) {
+				t.Errorf("the profile ran: %v", ran)
+			}
+		})
+	}
 }

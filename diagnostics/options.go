@@ -74,6 +74,10 @@ type Options struct {
 	ReviewBurst          int           // --diagnostics-review-burst: reviews allowed at once above the rate (100)
 	MaxInFlightReviews   int           // --diagnostics-max-inflight-reviews: concurrent reviews (10)
 
+	// MaxProfileDuration bounds the seconds= of /debug/pprof/profile and /debug/pprof/trace
+	// (--diagnostics-max-profile-duration, 60s): each holds a connection and costs CPU for as long.
+	MaxProfileDuration time.Duration
+
 	zap *zapLevel // set by FollowZap
 }
 
@@ -96,6 +100,7 @@ func (o *Options) setDefaults() {
 	o.AllowCacheTTL, o.DenyCacheTTL, o.ReviewTimeout = r.allowTTL, r.denyTTL, r.timeout
 	o.TokenCacheSize, o.DecisionCacheSize = r.tokenCacheSize, r.decisionCacheSize
 	o.ReviewQPS, o.ReviewBurst, o.MaxInFlightReviews = float64(r.qps), r.burst, r.maxInFlight
+	o.MaxProfileDuration = orDuration(o.MaxProfileDuration, DefaultMaxProfileDuration)
 }
 
 // Validate reports every invalid option at once, each error naming its flag.
@@ -184,8 +189,8 @@ func (o *Options) debugHandlers() map[string]http.Handler {
 		"/debug/flags/v":       o.verbosityHandler(),
 		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
 		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
-		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/profile": o.boundedProfile(http.HandlerFunc(pprof.Profile)),
 		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
-		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+		"/debug/pprof/trace":   o.boundedProfile(http.HandlerFunc(pprof.Trace)),
 	}
 }

@@ -28,6 +28,10 @@ const (
 	DefaultMaxInFlightReviews = 10
 
 	maxReviewTimeout = time.Minute
+
+	// DefaultMaxProfileDuration is twice pprof's own 30s default; maxProfileDuration what the flag accepts.
+	DefaultMaxProfileDuration = time.Minute
+	maxProfileDuration        = 10 * time.Minute
 )
 
 func orDuration(v, def time.Duration) time.Duration {
@@ -79,6 +83,9 @@ func (o *Options) validateReview() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("--%s: expected a duration of zero (the default) or more, found %s", d.flag, d.v))
 		}
+	}
+	if o.MaxProfileDuration < 0 || o.MaxProfileDuration > maxProfileDuration {
+		errs = append(errs, fmt.Errorf("--%s: expected a duration up to %s, found %s", FlagMaxProfileDuration, maxProfileDuration, o.MaxProfileDuration))
 	}
 	if o.ReviewTimeout < 0 || o.ReviewTimeout > maxReviewTimeout {
 		errs = append(errs, fmt.Errorf("--%s: expected a duration up to %s, found %s", FlagReviewTimeout, maxReviewTimeout, o.ReviewTimeout))
