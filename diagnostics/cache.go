@@ -26,40 +26,82 @@ import (
 // is told to come back later, and nothing is cached.
 var errOverBudget = fmt.Errorf("%w: review budget exhausted", errUnavailable)
 
-// budget bounds the reviews sent to the API server, whatever callers do: a token bucket for the rate and
-// a semaphore for the reviews in flight. Both refuse at once instead of queueing, so a flood of unknown
-// tokens cannot build a backlog; callers answered from a cache never touch it.
+// budget bounds the reviews sent to the API server, whatever callers do: token buckets for the rate and
+// semaphores for the reviews in flight. They refuse at once instead of queueing, so a flood of unknown
+// tokens cannot build a backlog; callers answered from a cache never touch them.
+//
+// A quarter of the budget is reserved for refreshing answers that were positive before (a scraper's token
+// or decision whose cache entry expired): a flood of garbage tokens, which can never become known-good,
+// exhausts only the other three quarters, so valid callers keep being reviewed — and revocation keeps
+// taking effect at the cache lifetimes — for as long as the flood lasts. Together the two never exceed
+// the configured budget.
 type budget struct {
+	shared, reserved pool
+}
+
+// pool is one share of the budget.
+type pool struct {
 	rate     flowcontrol.RateLimiter
 	inFlight chan struct{}
 }
 
 func newBudget(qps float32, burst, maxInFlight int) *budget {
-	return &budget{rate: flowcontrol.NewTokenBucketRateLimiter(qps, burst), inFlight: make(chan struct{}, maxInFlight)}
+	rQPS, rBurst, rInFlight := qps/4, burst/4, maxInFlight/4
+	if rBurst < 1 {
+		rBurst = 1
+	}
+	if rInFlight < 1 {
+		rInFlight = 1
+	}
+	sBurst, sInFlight := burst-rBurst, maxInFlight-rInFlight
+	if sBurst < 1 {
+		sBurst = 1
+	}
+	if sInFlight < 1 {
+		sInFlight = 1
+	}
+	return &budget{
+		shared:   pool{rate: flowcontrol.NewTokenBucketRateLimiter(qps-rQPS, sBurst), inFlight: make(chan struct{}, sInFlight)},
+		reserved: pool{rate: flowcontrol.NewTokenBucketRateLimiter(rQPS, rBurst), inFlight: make(chan struct{}, rInFlight)},
+	}
 }
 
-// acquire takes room for one review; release must follow when it returns nil.
-func (b *budget) acquire() error {
+// acquire takes room for one review, from the reserved share first when known says the question was
+// answered positively before; release must follow with the pool it returns.
+func (b *budget) acquire(known bool) (*pool, error) {
+	if known && b.reserved.tryAcquire() {
+		return &b.reserved, nil
+	}
+	if b.shared.tryAcquire() {
+		return &b.shared, nil
+	}
+	return nil, errOverBudget
+}
+
+func (p *pool) tryAcquire() bool {
 	select {
-	case b.inFlight <- struct{}{}:
+	case p.inFlight <- struct{}{}:
 	default:
-		return errOverBudget
+		return false
 	}
-	if !b.rate.TryAccept() {
-		<-b.inFlight
-		return errOverBudget
+	if !p.rate.TryAccept() {
+		<-p.inFlight
+		return false
 	}
-	return nil
+	return true
 }
 
-func (b *budget) release() { <-b.inFlight }
+func (p *pool) release() { <-p.inFlight }
 
 // reviewCache remembers the API server's answers and asks it as little as possible: one review for
 // concurrent identical questions (singleflight), none while an answer is cached, none beyond the budget.
 // Positive and negative answers live in separate size-capped LRU caches, so a flood of negative answers
 // can never evict a positive one. Errors (unanswered reviews) are never cached.
 type reviewCache struct {
-	positive, negative       *cache.LRUExpireCache
+	positive, negative *cache.LRUExpireCache
+	// known remembers, for knownFor past an answer's expiry, which questions were answered positively:
+	// their refresh draws on the budget's reserved share.
+	known                    *cache.LRUExpireCache
 	positiveTTL, negativeTTL time.Duration
 	timeout                  time.Duration
 	budget                   *budget
@@ -72,6 +114,7 @@ func newReviewCache(review string, size int, positiveTTL, negativeTTL, timeout t
 	return &reviewCache{
 		positive:    cache.NewLRUExpireCache(size),
 		negative:    cache.NewLRUExpireCache(negativeCacheSize(size)),
+		known:       cache.NewLRUExpireCache(size),
 		positiveTTL: positiveTTL,
 		negativeTTL: negativeTTL,
 		timeout:     timeout,
@@ -80,6 +123,10 @@ func newReviewCache(review string, size int, positiveTTL, negativeTTL, timeout t
 		review:      review,
 	}
 }
+
+// knownFor is how many positive-answer lifetimes a question stays known-good after its answer: a
+// scraper that pauses for a while still refreshes on the reserved share.
+const knownFor = 10
 
 // negativeCacheSize keeps negative answers to a tenth of the cache: enough to absorb a client retrying,
 // small enough that a flood costs little memory.
@@ -101,10 +148,12 @@ func (c *reviewCache) get(ctx context.Context, key string, ask func(context.Cont
 		if v, ok := c.lookup(key); ok {
 			return v, nil
 		}
-		if err := c.budget.acquire(); err != nil {
+		_, known := c.known.Get(key)
+		p, err := c.budget.acquire(known)
+		if err != nil {
 			return nil, err
 		}
-		defer c.budget.release()
+		defer p.release()
 		rctx, cancel := context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 		start := time.Now()
@@ -115,8 +164,10 @@ func (c *reviewCache) get(ctx context.Context, key string, ask func(context.Cont
 		}
 		if positive {
 			c.positive.Add(key, answer, c.positiveTTL)
+			c.known.Add(key, struct{}{}, knownFor*c.positiveTTL)
 		} else {
 			c.negative.Add(key, answer, c.negativeTTL)
+			c.known.Remove(key)
 		}
 		return answer, nil
 	})

@@ -135,6 +135,52 @@ func TestTokenCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a flood never locks out a valid token whose entry expires", func(t *testing.T) {
+		next := &countingToken{}
+		s := testSettings()
+		s.tokenSuccessTTL = 20 * time.Millisecond
+		// No refill during the test: only the burst (shared 4, reserved 1) is there to spend.
+		c, _ := newTokenCache(next, s, newBudget(0.001, 5, 10), testObserver())
+		if _, ok, _ := c.AuthenticateToken(context.Background(), "good-scraper"); !ok {
+			t.Fatal("scraper refused")
+		}
+		for i := 0; i < 100; i++ {
+			_, _, _ = c.AuthenticateToken(context.Background(), fmt.Sprintf("garbage-%d", i))
+		}
+		if _, _, err := c.AuthenticateToken(context.Background(), "garbage-new"); !errors.Is(err, errOverBudget) {
+			t.Fatalf("the flood did not exhaust the shared budget: %v", err)
+		}
+		time.Sleep(30 * time.Millisecond) // the scraper's entry expires mid-flood
+		before := next.calls.Load()
+		if _, ok, err := c.AuthenticateToken(context.Background(), "good-scraper"); !ok || err != nil {
+			t.Fatalf("known-good scraper after its entry expired, during the flood: ok %v err %v", ok, err)
+		}
+		if next.calls.Load() != before+1 {
+			t.Error("the scraper was served without being reviewed again: revocation would not take effect")
+		}
+		if _, _, err := c.AuthenticateToken(context.Background(), "garbage-newer"); !errors.Is(err, errOverBudget) {
+			t.Errorf("garbage reached the reserved share: %v", err)
+		}
+	})
+
+	t.Run("a token rejected on refresh loses its reserved share", func(t *testing.T) {
+		next := &revocableToken{valid: map[string]bool{"scraper": true}}
+		s := testSettings()
+		s.tokenSuccessTTL = 10 * time.Millisecond
+		c, _ := newTokenCache(next, s, newBudget(100, 100, 10), testObserver())
+		if _, ok, _ := c.AuthenticateToken(context.Background(), "scraper"); !ok {
+			t.Fatal("scraper refused")
+		}
+		next.valid["scraper"] = false // revoked
+		time.Sleep(20 * time.Millisecond)
+		if _, ok, _ := c.AuthenticateToken(context.Background(), "scraper"); ok {
+			t.Error("a revoked token was accepted after its cache entry expired")
+		}
+		if _, known := c.known.Get(c.keyOf(nil, "scraper")); known {
+			t.Error("a revoked token is still known-good")
+		}
+	})
+
 	t.Run("beyond the budget reviews are refused, cached tokens still served", func(t *testing.T) {
 		next := &countingToken{}
 		c, _ := newTokenCache(next, testSettings(), newBudget(0.001, 5, 10), testObserver())
@@ -147,11 +193,13 @@ func TestTokenCache(t *testing.T) {
 				refused++
 			}
 		}
-		if n := next.calls.Load(); n != 5 {
-			t.Errorf("%d reviews sent, want the burst of 5", n)
+		// The scraper and three garbage tokens take the shared four of the burst; the fifth is reserved for
+		// refreshing known-good answers, which garbage never is.
+		if n := next.calls.Load(); n != 4 {
+			t.Errorf("%d reviews sent, want the shared 4 of the burst of 5", n)
 		}
-		if refused != 96 {
-			t.Errorf("%d refused, want 96", refused)
+		if refused != 97 {
+			t.Errorf("%d refused, want 97", refused)
 		}
 		if _, ok, err := c.AuthenticateToken(context.Background(), "good-scraper"); !ok || err != nil {
 			t.Errorf("cached scraper during the flood: ok %v err %v", ok, err)
@@ -278,4 +326,14 @@ func TestDecisionKeyIsUnambiguous(t *testing.T) {
 			t.Error("the same identity gets two keys")
 		}
 	})
+}
+
+// revocableToken accepts the tokens valid says are valid, as the API server would until one is revoked.
+type revocableToken struct{ valid map[string]bool }
+
+func (r *revocableToken) AuthenticateToken(_ context.Context, token string) (*authenticator.Response, bool, error) {
+	if !r.valid[token] {
+		return nil, false, nil
+	}
+	return &authenticator.Response{User: &user.DefaultInfo{Name: token}}, true, nil
 }

@@ -67,11 +67,30 @@ func TestColdBurstIsCoalesced(t *testing.T) {
 // a cached token keeps scraping: the TokenReviews sent stay within the review budget, the flood gets only
 // 401 or 503, and the scraper only 200.
 func TestGarbageFloodStaysWithinBudget(t *testing.T) {
+	floodWhileScraping(t, "flood", 3*time.Second, 20*time.Millisecond, 0, 5000)
+}
+
+// TestGarbageFloodOutlastingTheCaches: the same flood lasts more than three lifetimes of the scraper's
+// cached token and decision (2 s here; the reserved quarter of this test's 5/s budget refreshes both). Each time they expire the scraper is reviewed again — on the
+// budget's reserved share, which garbage never reaches — so it is never locked out, and revocation still
+// takes effect at the cache lifetimes.
+func TestGarbageFloodOutlastingTheCaches(t *testing.T) {
+	// 8 workers, one request each every 20 ms: about 400/s, 80 times the budget.
+	floodWhileScraping(t, "long-flood", 6500*time.Millisecond, 100*time.Millisecond, 20*time.Millisecond, 10000,
+		"--diagnostics-token-cache-ttl=2s", "--diagnostics-allow-cache-ttl=2s")
+}
+
+// floodWhileScraping runs a manager with a review budget of 5/s (burst 10), floods it with distinct
+// garbage tokens from 8 workers for d (each pausing pause between requests, at most max requests in all)
+// while one scraper scrapes every interval, and checks the budget, the flood's statuses and that the
+// scraper only ever got 200.
+func floodWhileScraping(t *testing.T, name string, d, interval, pause time.Duration, max int32, args ...string) {
 	cp := controlPlane
 	const qps, burst = 5, 10
-	_, addr := startManager(t, cp, "flood-manager", fmt.Sprintf("--diagnostics-review-qps=%d", qps), fmt.Sprintf("--diagnostics-review-burst=%d", burst))
+	args = append(args, fmt.Sprintf("--diagnostics-review-qps=%d", qps), fmt.Sprintf("--diagnostics-review-burst=%d", burst))
+	_, addr := startManager(t, cp, name+"-manager", args...)
 	url := "https://" + addr + "/metrics"
-	token := caller(t, cp, "flood-reader", framework.MetricsReaderRule)
+	token := caller(t, cp, name+"-reader", framework.MetricsReaderRule)
 	scraper := framework.Client(tls.VersionTLS12, 0)
 	scraper.Transport.(*http.Transport).DisableKeepAlives = false
 	if resp, err := framework.Call(t.Context(), scraper, http.MethodGet, url, token, ""); err != nil || resp.Status != http.StatusOK {
@@ -83,7 +102,7 @@ func TestGarbageFloodStaysWithinBudget(t *testing.T) {
 	var elapsed time.Duration
 	tr, _ := reviewDelta(t, cp, func() {
 		start := time.Now()
-		deadline := start.Add(3 * time.Second)
+		deadline := start.Add(d)
 		var next atomic.Int32
 		var wg sync.WaitGroup
 		for w := 0; w < 8; w++ {
@@ -92,8 +111,8 @@ func TestGarbageFloodStaysWithinBudget(t *testing.T) {
 				defer wg.Done()
 				client := framework.Client(tls.VersionTLS12, 0)
 				client.Transport.(*http.Transport).DisableKeepAlives = false
-				for time.Now().Before(deadline) && next.Load() < 5000 {
-					garbage := fmt.Sprintf("garbage-%d", next.Add(1))
+				for time.Now().Before(deadline) && next.Load() < max {
+					garbage := fmt.Sprintf("garbage-%s-%d", name, next.Add(1))
 					resp, err := framework.Call(t.Context(), client, http.MethodGet, url, garbage, "")
 					mu.Lock()
 					if err != nil {
@@ -102,6 +121,7 @@ func TestGarbageFloodStaysWithinBudget(t *testing.T) {
 						floodStatus[resp.Status]++
 					}
 					mu.Unlock()
+					time.Sleep(pause)
 				}
 			}()
 		}
@@ -117,11 +137,14 @@ func TestGarbageFloodStaysWithinBudget(t *testing.T) {
 					scraperStatus[resp.Status]++
 				}
 				mu.Unlock()
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(interval)
 			}
 		}()
 		wg.Wait()
 		elapsed = time.Since(start)
+		if pause > 0 && next.Load() >= max {
+			t.Errorf("the flood ran out of requests before %s", d)
+		}
 	})
 	t.Logf("flood: %v; scraper: %v; %d TokenReviews in %s", floodStatus, scraperStatus, tr, elapsed.Round(time.Millisecond))
 	if limit := burst + int(qps*elapsed.Seconds()) + qps; tr > limit {
@@ -137,7 +160,7 @@ func TestGarbageFloodStaysWithinBudget(t *testing.T) {
 	}
 	for status, n := range scraperStatus {
 		if status != http.StatusOK {
-			t.Errorf("the cached scraper got status %d %d times during the flood", status, n)
+			t.Errorf("the scraper got status %d %d times during the flood", status, n)
 		}
 	}
 }
