@@ -30,43 +30,41 @@ var errOverBudget = fmt.Errorf("%w: review budget exhausted", errUnavailable)
 // semaphores for the reviews in flight. They refuse at once instead of queueing, so a flood of unknown
 // tokens cannot build a backlog; callers answered from a cache never touch them.
 //
-// A quarter of the budget is reserved for refreshing answers that were positive before (a scraper's token
-// or decision whose cache entry expired): a flood of garbage tokens, which can never become known-good,
-// exhausts only the other three quarters, so valid callers keep being reviewed — and revocation keeps
-// taking effect at the cache lifetimes — for as long as the flood lasts. Together the two never exceed
-// the configured budget.
+// Answers that were positive before (a scraper's token or decision whose cache entry expired) are
+// re-reviewed on a reserve of a quarter of the budget, on top of it: a flood of garbage tokens, which can
+// never become known-good, exhausts only the budget itself, so valid callers keep being reviewed — and
+// revocation keeps taking effect at the cache lifetimes — for as long as the flood lasts, and the flood
+// still costs the API server at most the budget.
 type budget struct {
 	shared, reserved pool
 }
 
-// pool is one share of the budget.
+// pool is a token bucket and a semaphore: the budget, or its reserve.
 type pool struct {
 	rate     flowcontrol.RateLimiter
 	inFlight chan struct{}
 }
 
 func newBudget(qps float32, burst, maxInFlight int) *budget {
-	rQPS, rBurst, rInFlight := qps/4, burst/4, maxInFlight/4
-	if rBurst < 1 {
-		rBurst = 1
-	}
-	if rInFlight < 1 {
-		rInFlight = 1
-	}
-	sBurst, sInFlight := burst-rBurst, maxInFlight-rInFlight
-	if sBurst < 1 {
-		sBurst = 1
-	}
-	if sInFlight < 1 {
-		sInFlight = 1
-	}
 	return &budget{
-		shared:   pool{rate: flowcontrol.NewTokenBucketRateLimiter(qps-rQPS, sBurst), inFlight: make(chan struct{}, sInFlight)},
-		reserved: pool{rate: flowcontrol.NewTokenBucketRateLimiter(rQPS, rBurst), inFlight: make(chan struct{}, rInFlight)},
+		shared:   newPool(qps, burst, maxInFlight),
+		reserved: newPool(qps/4, atLeastOne(burst/4), atLeastOne(maxInFlight/4)),
 	}
 }
 
-// acquire takes room for one review, from the reserved share first when known says the question was
+// atLeastOne keeps a small budget's reserve usable (this module's go 1.20 has no built-in max).
+func atLeastOne(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+func newPool(qps float32, burst, maxInFlight int) pool {
+	return pool{rate: flowcontrol.NewTokenBucketRateLimiter(qps, burst), inFlight: make(chan struct{}, maxInFlight)}
+}
+
+// acquire takes room for one review, from the reserve first when known says the question was
 // answered positively before; release must follow with the pool it returns.
 func (b *budget) acquire(known bool) (*pool, error) {
 	if known && b.reserved.tryAcquire() {
@@ -100,7 +98,7 @@ func (p *pool) release() { <-p.inFlight }
 type reviewCache struct {
 	positive, negative *cache.LRUExpireCache
 	// known remembers, for knownFor past an answer's expiry, which questions were answered positively:
-	// their refresh draws on the budget's reserved share.
+	// their refresh draws on the budget's reserve.
 	known                    *cache.LRUExpireCache
 	positiveTTL, negativeTTL time.Duration
 	timeout                  time.Duration
@@ -125,7 +123,7 @@ func newReviewCache(review string, size int, positiveTTL, negativeTTL, timeout t
 }
 
 // knownFor is how many positive-answer lifetimes a question stays known-good after its answer: a
-// scraper that pauses for a while still refreshes on the reserved share.
+// scraper that pauses for a while still refreshes on the reserve.
 const knownFor = 10
 
 // negativeCacheSize keeps negative answers to a tenth of the cache: enough to absorb a client retrying,

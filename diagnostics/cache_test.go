@@ -139,7 +139,7 @@ func TestTokenCache(t *testing.T) {
 		next := &countingToken{}
 		s := testSettings()
 		s.tokenSuccessTTL = 20 * time.Millisecond
-		// No refill during the test: only the burst (shared 4, reserved 1) is there to spend.
+		// No refill during the test: only the burst of 5 and the reserve's 1 are there to spend.
 		c, _ := newTokenCache(next, s, newBudget(0.001, 5, 10), testObserver())
 		if _, ok, _ := c.AuthenticateToken(context.Background(), "good-scraper"); !ok {
 			t.Fatal("scraper refused")
@@ -159,11 +159,11 @@ func TestTokenCache(t *testing.T) {
 			t.Error("the scraper was served without being reviewed again: revocation would not take effect")
 		}
 		if _, _, err := c.AuthenticateToken(context.Background(), "garbage-newer"); !errors.Is(err, errOverBudget) {
-			t.Errorf("garbage reached the reserved share: %v", err)
+			t.Errorf("garbage reached the reserve: %v", err)
 		}
 	})
 
-	t.Run("a token rejected on refresh loses its reserved share", func(t *testing.T) {
+	t.Run("a token rejected on refresh loses its reserve", func(t *testing.T) {
 		next := &revocableToken{valid: map[string]bool{"scraper": true}}
 		s := testSettings()
 		s.tokenSuccessTTL = 10 * time.Millisecond
@@ -193,13 +193,13 @@ func TestTokenCache(t *testing.T) {
 				refused++
 			}
 		}
-		// The scraper and three garbage tokens take the shared four of the burst; the fifth is reserved for
-		// refreshing known-good answers, which garbage never is.
-		if n := next.calls.Load(); n != 4 {
-			t.Errorf("%d reviews sent, want the shared 4 of the burst of 5", n)
+		// The scraper and four garbage tokens take the burst of 5; the reserve is for refreshing known-good
+		// answers, which garbage never is.
+		if n := next.calls.Load(); n != 5 {
+			t.Errorf("%d reviews sent, want the burst of 5", n)
 		}
-		if refused != 97 {
-			t.Errorf("%d refused, want 97", refused)
+		if refused != 96 {
+			t.Errorf("%d refused, want 96", refused)
 		}
 		if _, ok, err := c.AuthenticateToken(context.Background(), "good-scraper"); !ok || err != nil {
 			t.Errorf("cached scraper during the flood: ok %v err %v", ok, err)

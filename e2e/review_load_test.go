@@ -71,8 +71,8 @@ func TestGarbageFloodStaysWithinBudget(t *testing.T) {
 }
 
 // TestGarbageFloodOutlastingTheCaches: the same flood lasts more than three lifetimes of the scraper's
-// cached token and decision (2 s here; the reserved quarter of this test's 5/s budget refreshes both). Each time they expire the scraper is reviewed again — on the
-// budget's reserved share, which garbage never reaches — so it is never locked out, and revocation still
+// cached token and decision (2 s here; the reserve, a quarter of this test's 5/s budget, refreshes both). Each time they expire the scraper is reviewed again — on the
+// budget's reserve, which garbage never reaches — so it is never locked out, and revocation still
 // takes effect at the cache lifetimes.
 func TestGarbageFloodOutlastingTheCaches(t *testing.T) {
 	// 8 workers, one request each every 20 ms: about 400/s, 80 times the budget.

@@ -165,7 +165,7 @@ func (r *Results) WriteMarkdown(w io.Writer, command, chart string) error {
 	p("bearer token only up to a space, so all 10,000 requests carried one token. The tokens are now `[a-z0-9-]` only.)")
 	p("diagkit answers 401 when the API server rejected the token and 503 when its review budget (default 20/s, burst 100, 10")
 	p("in flight) has no room: the flood costs the API server at most the budget. Callers whose answers were positive are")
-	p("re-reviewed on a reserved quarter of that budget, which garbage never reaches, so a flood that outlasts their cache")
+	p("re-reviewed on a reserve of a quarter of the budget, on top of it and out of garbage's reach, so a flood that outlasts their cache")
 	p("entries does not lock them out (`e2e` TestGarbageFloodOutlastingTheCaches).")
 	p("")
 	p("## When the API server cannot be reached")
