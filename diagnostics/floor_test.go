@@ -21,9 +21,6 @@ import (
 // selects (when that graph has the module at all). It reads go.mod also when the tests run with
 // -modfile=go.latest.mod: the floor is go.mod's.
 func TestRequirementsForceNoUpgrade(t *testing.T) {
-	if testing.Short() {
-		t.Skip("lists two module graphs with the go command")
-	}
 	ours := requirements(t)
 	dir := t.TempDir()
 	write := func(name, text string) {

@@ -92,6 +92,8 @@ type Target struct {
 	// Deployed is the manager as each kustomization deploys it, by directory: only the trees that render
 	// and hold the manager's Deployment.
 	Deployed map[string]*kustomization.Deployed
+	// rendered is what each kustomization that renders built to, as Detect read the repository.
+	rendered map[string][]byte
 
 	files   map[string]snapshot
 	index   *moduleIndex
@@ -177,32 +179,38 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	if t.Kustomize, err = kustomization.Read(root); err != nil {
 		return nil, err
 	}
-	// A sidecar patch that no kustomization names (one mentioned only in a comment) deploys nothing.
-	for _, p := range findProxyPatches(root) {
-		if p == t.ManagerManifest || t.Kustomize.Referenced(p) {
-			t.ProxyPatches = append(t.ProxyPatches, p)
-		}
+	// Only files a kustomization names deploy anything: a sidecar patch mentioned only in a comment does not.
+	if t.ProxyPatches, err = t.findProxyPatches(); err != nil {
+		return nil, err
 	}
 	if t.Charts, err = helmchart.Find(root); err != nil {
 		return nil, err
 	}
-	if t.Deployed, err = deployedTrees(t.Kustomize, t.Container); err != nil {
+	t.rendered = renderTrees(t.Kustomize)
+	if t.Deployed, err = deployedTrees(t.rendered, t.Container); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// deployedTrees renders every kustomization and keeps those that deploy the manager container c.
-func deployedTrees(tree *kustomization.Tree, c *manifest.Container) (map[string]*kustomization.Deployed, error) {
+// renderTrees builds every kustomization once, keeping the output of those that render.
+func renderTrees(tree *kustomization.Tree) map[string][]byte {
+	rendered := map[string][]byte{}
+	for _, dir := range tree.Dirs {
+		if out, err := tree.Render(dir, nil); err == nil {
+			rendered[dir] = out
+		} // a tree that does not render deploys nothing diagkit can judge
+	}
+	return rendered
+}
+
+// deployedTrees keeps the rendered trees that deploy the manager container c.
+func deployedTrees(rendered map[string][]byte, c *manifest.Container) (map[string]*kustomization.Deployed, error) {
 	deployed := map[string]*kustomization.Deployed{}
 	if c == nil {
 		return deployed, nil
 	}
-	for _, dir := range tree.Dirs {
-		out, err := tree.Render(dir, nil)
-		if err != nil {
-			continue // a tree that does not render deploys nothing diagkit can judge
-		}
+	for dir, out := range rendered {
 		d, err := kustomization.FindDeployed(out, c.Deployment, c.Name)
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
@@ -269,20 +277,30 @@ func (t *Target) isChartFile(file string) bool {
 	return false
 }
 
-// findProxyPatches lists the YAML files under config/ that mention a kube-rbac-proxy container.
-func findProxyPatches(root string) []string {
+// findProxyPatches lists manager.yaml and the YAML files the kustomizations name that mention a
+// kube-rbac-proxy container.
+func (t *Target) findProxyPatches() ([]string, error) {
+	files := t.Kustomize.Files()
+	if t.ManagerManifest != "" && !t.Kustomize.Referenced(t.ManagerManifest) {
+		files = append(files, t.ManagerManifest)
+	}
 	var found []string
-	_ = filepath.WalkDir(filepath.Join(root, "config"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-			return nil
+	for _, rel := range files {
+		if !isYAML(rel) {
+			continue
 		}
-		if src, err := os.ReadFile(p); err == nil && bytes.Contains(src, []byte("kube-rbac-proxy")) && bytes.Contains(src, []byte("containers:")) {
-			rel, _ := filepath.Rel(root, p)
-			found = append(found, filepath.ToSlash(rel))
+		src, err := os.ReadFile(filepath.Join(t.Root, filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a kustomization naming a missing file: kustomize reports it
 		}
-		return nil
-	})
-	return found
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Contains(src, []byte("kube-rbac-proxy")) && bytes.Contains(src, []byte("containers:")) {
+			found = append(found, rel)
+		}
+	}
+	return found, nil
 }
 
 // read reads a file into the snapshot.

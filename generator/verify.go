@@ -48,8 +48,7 @@ func verify(t *Target, p *Plan) error {
 		return nil
 	}
 	for _, dir := range t.Kustomize.Dirs {
-		before, err := t.Kustomize.Render(dir, nil)
-		if err != nil {
+		if _, ok := t.rendered[dir]; !ok {
 			continue // broken before diagkit came (a file the Makefile generates, say): not ours to judge
 		}
 		after, err := t.Kustomize.Render(dir, overlay)
@@ -57,10 +56,7 @@ func verify(t *Target, p *Plan) error {
 			return fmt.Errorf("%w: %w", ErrVerify, &edit.PositionError{File: path.Join(dir, "kustomization.yaml"),
 				Expected: "a kustomization that still renders after the retrofit", Found: oneLine(err.Error())})
 		}
-		if dir != "config/default" || t.Container == nil {
-			continue
-		}
-		if was, _ := kustomization.FindDeployed(before, t.Container.Deployment, t.Container.Name); was == nil {
+		if dir != "config/default" || t.Deployed[dir] == nil {
 			continue
 		}
 		now, err := kustomization.FindDeployed(after, t.Container.Deployment, t.Container.Name)

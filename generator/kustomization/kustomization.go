@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -109,6 +110,9 @@ func referencedFiles(k *types.Kustomization) []string {
 	}
 	return files
 }
+
+// Files are the files the tree's kustomizations name, sorted (bases, which are directories, among them).
+func (t *Tree) Files() []string { return slices.Sorted(maps.Keys(t.referenced)) }
 
 // Referenced reports whether some kustomization of the tree names the file (slash path relative to
 // Root). A file no kustomization names reaches no cluster through config/.
