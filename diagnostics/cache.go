@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -273,24 +272,40 @@ func (c *decisionCache) Authorize(_ context.Context, a authorizer.Attributes) (a
 // answer one identity with another's cached decision.
 func decisionKey(a authorizer.Attributes) string {
 	u := a.GetUser()
-	groups := append([]string(nil), u.GetGroups()...)
-	sort.Strings(groups)
-	extra := u.GetExtra()
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
-		keys = append(keys, k)
+	groups := u.GetGroups()
+	if !sort.StringsAreSorted(groups) {
+		groups = append([]string(nil), groups...)
+		sort.Strings(groups)
 	}
-	sort.Strings(keys)
-
-	var b strings.Builder
+	extra := u.GetExtra()
+	var keys []string
+	if len(extra) > 0 {
+		keys = make([]string, 0, len(extra))
+		for k := range extra {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+	}
+	// Sized up front: the key is computed for every request, cached or not.
+	size := len(u.GetName()) + len(u.GetUID()) + len(a.GetVerb()) + len(a.GetPath()) + 64
+	for _, g := range groups {
+		size += len(g) + 4
+	}
+	for _, k := range keys {
+		size += len(k) + 8
+		for _, v := range extra[k] {
+			size += len(v) + 4
+		}
+	}
+	b := make([]byte, 0, size)
 	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
 	list := func(ss []string) {
-		b.WriteString(strconv.Itoa(len(ss)))
-		b.WriteByte('#')
+		b = strconv.AppendInt(b, int64(len(ss)), 10)
+		b = append(b, '#')
 		for _, s := range ss {
 			field(s)
 		}
@@ -298,15 +313,15 @@ func decisionKey(a authorizer.Attributes) string {
 	field(u.GetName())
 	field(u.GetUID())
 	list(groups)
-	b.WriteString(strconv.Itoa(len(keys)))
-	b.WriteByte('#')
+	b = strconv.AppendInt(b, int64(len(keys)), 10)
+	b = append(b, '#')
 	for _, k := range keys {
 		field(k)
 		list(extra[k])
 	}
 	field(a.GetVerb())
 	field(a.GetPath())
-	return b.String()
+	return string(b)
 }
 
 // isOverBudget tells a budget refusal from an API server that did not answer.
