@@ -155,6 +155,14 @@ test-diagnostics-latest: tools ## Test the diagnostics module with the newest co
 test-root: tools ## Test the root module: e2e, Cluster API parity, demo.
 	$(TEST_ENV) $(GO_TEST) ./...
 
+.PHONY: test-attacker
+# The e2e tests that play an attacker against the real API server (e2e/attacker_test.go lists them), and the
+# diagnostics unit tests that hold the same limits. Part of `make test`; this target runs them alone.
+ATTACKER_TESTS := ^(TestAttacker|TestGarbageFlood.*|TestRevocation|TestFailClosedWithoutAPIServer|TestReviewFaults|TestRouteCoverage|TestMetricsProxy)$$
+test-attacker: tools ## Run the attacker suite alone: floods, oversized input, log levels, cache keys, revocation, proxy paths.
+	$(TEST_ENV) $(GO_TEST) ./e2e -run '$(ATTACKER_TESTS)' -v
+	cd $(DIAGNOSTICS_DIR) && $(TEST_ENV) $(GO_TEST) -run 'Verbosity|Profile|DecisionKey|Oversized|CipherSuites|TokenCache' ./...
+
 .PHONY: verify
 verify: ## Check formatting, vet, staticcheck, and that go.mod files and generated files are up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -32,7 +32,7 @@ func newFilterProvider(s reviewSettings) func(*rest.Config, *http.Client) (metri
 			return nil, err
 		}
 		return func(log logr.Logger, next http.Handler) (http.Handler, error) {
-			return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, obs: r.obs, log: log, next: next}, nil
+			return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, maxHeaderBytes: s.maxHeaderBytes, obs: r.obs, log: log, next: next}, nil
 		}, nil
 	}
 }
@@ -45,9 +45,11 @@ type filter struct {
 	authz decider
 	// audiences, when set, are the only ones a token may have been issued for.
 	audiences authenticator.Audiences
-	obs       *observer
-	log       logr.Logger
-	next      http.Handler
+	// maxHeaderBytes bounds the request line and headers, checked before any review.
+	maxHeaderBytes int
+	obs            *observer
+	log            logr.Logger
+	next           http.Handler
 }
 
 func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -58,6 +60,11 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	verb := strings.ToLower(req.Method)
+	if n := headerBytes(req); n > f.maxHeaderBytes {
+		f.obs.refused(f.log, http.StatusRequestHeaderFieldsTooLarge, "", verb, fmt.Sprintf("request line and headers of %d bytes, over the %d-byte limit", n, f.maxHeaderBytes))
+		http.Error(w, fmt.Sprintf("Request Header Fields Too Large: at most %d bytes of request line and headers", f.maxHeaderBytes), http.StatusRequestHeaderFieldsTooLarge)
+		return
+	}
 	// Read before authentication, which strips the Authorization header on success so the token never
 	// reaches a handler. Nothing below logs a header or a token.
 	presented := req.Header.Get("Authorization") != "" || (req.TLS != nil && len(req.TLS.PeerCertificates) > 0)
@@ -104,6 +111,21 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	f.obs.authzBy[resultAllowed].Inc()
 	f.next.ServeHTTP(w, req)
+}
+
+// headerBytes is the size of req's request line and header block as sent in HTTP/1.1, as http.Server's
+// MaxHeaderBytes counts it (without the final blank line).
+func headerBytes(req *http.Request) int {
+	n := len(req.Method) + len(req.RequestURI) + len(req.Proto) + 4 // two spaces, CRLF
+	if req.Host != "" {
+		n += len("Host: \r\n") + len(req.Host) // Go moves the Host header into req.Host
+	}
+	for name, values := range req.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return n
 }
 
 func unavailableResult(err error) string {

@@ -24,14 +24,16 @@ const secretToken = "s3cr3t-t0ken-never-logged"
 
 // fakeReviews stands in for the API server: which token is whose, and what each user may do.
 type fakeReviews struct {
-	tokens   map[string]string // token -> user name
-	allowed  map[string]bool   // "user verb path"
-	authnErr error
-	authzErr error
-	seen     []authorizer.Attributes
+	authenticated int               // requests authentication was asked about
+	tokens        map[string]string // token -> user name
+	allowed       map[string]bool   // "user verb path"
+	authnErr      error
+	authzErr      error
+	seen          []authorizer.Attributes
 }
 
 func (f *fakeReviews) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
+	f.authenticated++
 	if f.authnErr != nil {
 		return nil, false, f.authnErr
 	}
@@ -90,7 +92,7 @@ func TestFilterDecisions(t *testing.T) {
 			var logs bytes.Buffer
 			log := funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 10})
 			served := false
-			f := &filter{authn: &tt.reviews, authz: &tt.reviews, obs: testObserver(), log: log,
+			f := &filter{authn: &tt.reviews, authz: &tt.reviews, maxHeaderBytes: DefaultMaxHeaderBytes, obs: testObserver(), log: log,
 				next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true })}
 
 			req := httptest.NewRequest(tt.method, tt.path, nil)
@@ -177,7 +179,7 @@ func TestRejectionIsUnauthenticated(t *testing.T) {
 
 func TestUnknownPprofPathsAreNotReviewed(t *testing.T) {
 	reviews := &fakeReviews{tokens: map[string]string{secretToken: "debugger"}, allowed: map[string]bool{}}
-	f := &filter{authn: reviews, authz: reviews, obs: testObserver(), log: logr.Discard(),
+	f := &filter{authn: reviews, authz: reviews, maxHeaderBytes: DefaultMaxHeaderBytes, obs: testObserver(), log: logr.Discard(),
 		next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
 	for path, want := range map[string]int{
 		"/debug/pprof/":          http.StatusForbidden,
@@ -203,13 +205,62 @@ func TestUnknownPprofPathsAreNotReviewed(t *testing.T) {
 	}
 }
 
+// TestOversizedHeadersAreNotReviewed: a request line and header block over the limit gets 431 and costs no
+// review, so an attacker cannot make the manager post a megabyte-sized "token" to the API server; one at the
+// limit is reviewed as usual.
+func TestOversizedHeadersAreNotReviewed(t *testing.T) {
+	const limit = 8 << 10
+	base := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	base.Header.Set("Authorization", "Bearer "+secretToken)
+	fixed := headerBytes(base) - len(secretToken)
+	tests := []struct {
+		name         string
+		token        string
+		extra        http.Header
+		wantStatus   int
+		wantReviewed bool
+	}{
+		{name: "a token that fills the limit exactly", token: secretToken + strings.Repeat("x", limit-fixed-len(secretToken)), wantStatus: http.StatusUnauthorized, wantReviewed: true},
+		{name: "one byte over", token: secretToken + strings.Repeat("x", limit-fixed-len(secretToken)+1), wantStatus: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "a megabyte token", token: strings.Repeat("x", 1<<20), wantStatus: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "a valid token with padding headers over the limit", token: secretToken,
+			extra: http.Header{"X-Pad-1": {strings.Repeat("p", limit/2)}, "X-Pad-2": {strings.Repeat("p", limit/2)}}, wantStatus: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "a valid token", token: secretToken, wantStatus: http.StatusOK, wantReviewed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reviews := &fakeReviews{tokens: map[string]string{secretToken: "reader"}, allowed: map[string]bool{"reader get /metrics": true}}
+			var lines []string
+			log := funcr.New(func(_, args string) { lines = append(lines, args) }, funcr.Options{})
+			f := &filter{authn: reviews, authz: reviews, maxHeaderBytes: limit, obs: testObserver(), log: log,
+				next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+			for k, v := range tt.extra {
+				req.Header[k] = v
+			}
+			rec := httptest.NewRecorder()
+			f.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status %d, want %d (header block %d bytes, limit %d)", rec.Code, tt.wantStatus, headerBytes(req), limit)
+			}
+			if got := reviews.authenticated > 0; got != tt.wantReviewed {
+				t.Errorf("reviewed: %v, want %v", got, tt.wantReviewed)
+			}
+			if strings.Contains(rec.Body.String(), "xxxx") || strings.Contains(strings.Join(lines, "\n"), "xxxx") {
+				t.Error("the oversized token is echoed in the response or the log")
+			}
+		})
+	}
+}
+
 func TestDecisionsAreVisible(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	obs := newObserver(reg)
 	var lines []string
 	log := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{})
 	reviews := &fakeReviews{tokens: map[string]string{secretToken: "reader"}, allowed: map[string]bool{"reader get /metrics": true}}
-	f := &filter{authn: reviews, authz: reviews, obs: obs, log: log, next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	f := &filter{authn: reviews, authz: reviews, maxHeaderBytes: DefaultMaxHeaderBytes, obs: obs, log: log, next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
 	send := func(token, path string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		if token != "" {

@@ -40,6 +40,7 @@ const (
 	FlagReviewBurst          = "diagnostics-review-burst"
 	FlagMaxInFlightReviews   = "diagnostics-max-inflight-reviews"
 	FlagMaxProfileDuration   = "diagnostics-max-profile-duration"
+	FlagMaxHeaderBytes       = "diagnostics-max-header-bytes"
 )
 
 // Defaults of the flags; the zero value of Options means the same.
@@ -56,7 +57,7 @@ var flagNames = []string{
 	FlagCertDir, FlagCertName, FlagKeyName, FlagEnableHTTP2, FlagClientCAFile, FlagTokenAudiences,
 	FlagTokenCacheTTL, FlagTokenFailureCacheTTL, FlagAllowCacheTTL, FlagDenyCacheTTL, FlagReviewTimeout,
 	FlagTokenCacheSize, FlagDecisionCacheSize, FlagReviewQPS, FlagReviewBurst, FlagMaxInFlightReviews,
-	FlagMaxProfileDuration,
+	FlagMaxProfileDuration, FlagMaxHeaderBytes,
 }
 
 // usage holds each flag's help text. It is Cluster API's text word for word (including its missing space
@@ -121,6 +122,8 @@ func usage(name string) string {
 		return "Reviews that may wait for the API server at the same time."
 	case FlagMaxProfileDuration:
 		return "Longest CPU profile or execution trace /debug/pprof/profile and /debug/pprof/trace take (their seconds= parameter); a longer one gets 400."
+	case FlagMaxHeaderBytes:
+		return "Largest request line and headers accepted, in bytes; a larger request gets 431 before any review, so an oversized token never reaches the API server."
 	}
 	return ""
 }
@@ -155,6 +158,7 @@ func (o *Options) addScalarFlags(fs scalarFlags) {
 	fs.IntVar(&o.ReviewBurst, FlagReviewBurst, o.ReviewBurst, usage(FlagReviewBurst))
 	fs.IntVar(&o.MaxInFlightReviews, FlagMaxInFlightReviews, o.MaxInFlightReviews, usage(FlagMaxInFlightReviews))
 	fs.DurationVar(&o.MaxProfileDuration, FlagMaxProfileDuration, o.MaxProfileDuration, usage(FlagMaxProfileDuration))
+	fs.IntVar(&o.MaxHeaderBytes, FlagMaxHeaderBytes, o.MaxHeaderBytes, usage(FlagMaxHeaderBytes))
 }
 
 // AddFlags registers the diagnostics flags on a pflag FlagSet (cobra, Cluster API style main.go files).

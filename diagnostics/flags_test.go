@@ -43,6 +43,7 @@ func TestAddFlagsRegistersEveryFlag(t *testing.T) {
 		FlagReviewBurst:          {"int", "100"},
 		FlagMaxInFlightReviews:   {"int", "10"},
 		FlagMaxProfileDuration:   {"duration", "1m0s"},
+		FlagMaxHeaderBytes:       {"int", "32768"},
 	}
 	got := map[string]struct{ typ, def string }{}
 	fs.VisitAll(func(f *pflag.Flag) { got[f.Name] = struct{ typ, def string }{f.Value.Type(), f.DefValue} })
@@ -59,7 +60,7 @@ func TestFlagsParse(t *testing.T) {
 		"--tls-curve-preferences=29,23",
 		"--diagnostics-cert-dir=/certs", "--diagnostics-key-name=key.pem",
 		"--diagnostics-token-audiences=prometheus,metrics", "--diagnostics-allow-cache-ttl=10s", "--diagnostics-review-qps=2.5",
-		"--diagnostics-max-profile-duration=2m",
+		"--diagnostics-max-profile-duration=2m", "--diagnostics-max-header-bytes=8192",
 	}
 	want := Options{
 		Address: "127.0.0.1:9443", Insecure: true, TLSMinVersion: "VersionTLS13",
@@ -69,7 +70,7 @@ func TestFlagsParse(t *testing.T) {
 		TokenAudiences: []string{"prometheus", "metrics"}, AllowCacheTTL: 10 * time.Second, ReviewQPS: 2.5,
 		TokenCacheTTL: time.Minute, TokenFailureCacheTTL: time.Minute, DenyCacheTTL: 30 * time.Second,
 		ReviewTimeout: 5 * time.Second, TokenCacheSize: 10000, DecisionCacheSize: 8192, ReviewBurst: 100, MaxInFlightReviews: 10,
-		MaxProfileDuration: 2 * time.Minute,
+		MaxProfileDuration: 2 * time.Minute, MaxHeaderBytes: 8192,
 	}
 	parsers := map[string]func(*Options) error{
 		"pflag": func(o *Options) error {

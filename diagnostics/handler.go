@@ -32,7 +32,7 @@ func (o *Options) Handler(ctx context.Context, cfg *rest.Config, log logr.Logger
 	if err != nil {
 		return nil, err
 	}
-	return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, obs: r.obs, log: log, next: next}, nil
+	return &filter{authn: r.authn, authz: r.authz, audiences: s.audiences, maxHeaderBytes: s.maxHeaderBytes, obs: r.obs, log: log, next: next}, nil
 }
 
 // ServingTLSConfig is the secure endpoint's TLS configuration, for a server of your own: the TLS flags,

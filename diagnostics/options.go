@@ -78,6 +78,11 @@ type Options struct {
 	// (--diagnostics-max-profile-duration, 60s): each holds a connection and costs CPU for as long.
 	MaxProfileDuration time.Duration
 
+	// MaxHeaderBytes bounds a request's line and headers (--diagnostics-max-header-bytes, 32 KiB): a larger
+	// one gets 431 before any review, so an oversized bearer token never travels to the API server in a
+	// TokenReview. controller-runtime's server reads up to 1 MiB of headers before the filter sees them.
+	MaxHeaderBytes int
+
 	zap *zapLevel // set by FollowZap
 }
 
@@ -101,6 +106,7 @@ func (o *Options) setDefaults() {
 	o.TokenCacheSize, o.DecisionCacheSize = r.tokenCacheSize, r.decisionCacheSize
 	o.ReviewQPS, o.ReviewBurst, o.MaxInFlightReviews = float64(r.qps), r.burst, r.maxInFlight
 	o.MaxProfileDuration = orDuration(o.MaxProfileDuration, DefaultMaxProfileDuration)
+	o.MaxHeaderBytes = r.maxHeaderBytes
 }
 
 // Validate reports every invalid option at once, each error naming its flag.

@@ -38,6 +38,8 @@ func TestValidate(t *testing.T) {
 		{name: "negative cache TTL", opts: Options{AllowCacheTTL: -time.Second}, wantErr: []string{"--diagnostics-allow-cache-ttl", "found -1s"}},
 		{name: "review timeout above a minute", opts: Options{ReviewTimeout: 2 * time.Minute}, wantErr: []string{"--diagnostics-review-timeout"}},
 		{name: "profiles longer than ten minutes", opts: Options{MaxProfileDuration: time.Hour}, wantErr: []string{"--diagnostics-max-profile-duration", "10m0s"}},
+		{name: "a header limit a ServiceAccount token would not fit in", opts: Options{MaxHeaderBytes: 1024}, wantErr: []string{"--diagnostics-max-header-bytes", "4096"}},
+		{name: "a negative header limit", opts: Options{MaxHeaderBytes: -1}, wantErr: []string{"--diagnostics-max-header-bytes"}},
 		{name: "a negative profile limit", opts: Options{MaxProfileDuration: -time.Second}, wantErr: []string{"--diagnostics-max-profile-duration"}},
 		{name: "negative review budget", opts: Options{ReviewQPS: -1, MaxInFlightReviews: -2},
 			wantErr: []string{"--diagnostics-review-qps", "--diagnostics-max-inflight-reviews"}},

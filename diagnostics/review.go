@@ -35,6 +35,7 @@ type reviewSettings struct {
 	tokenCacheSize, decisionCacheSize int
 	qps                               float32
 	burst, maxInFlight                int
+	maxHeaderBytes                    int
 	audiences                         []string
 	clientCAFile                      string
 	backoff                           wait.Backoff

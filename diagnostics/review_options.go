@@ -32,6 +32,12 @@ const (
 	// DefaultMaxProfileDuration is twice pprof's own 30s default; maxProfileDuration what the flag accepts.
 	DefaultMaxProfileDuration = time.Minute
 	maxProfileDuration        = 10 * time.Minute
+
+	// DefaultMaxHeaderBytes leaves room for an OIDC token with many groups (a ServiceAccount token is about
+	// 1 KiB) and is 32 times below what controller-runtime's server accepts; minMaxHeaderBytes is the least
+	// the flag accepts, below which a ServiceAccount token would not fit.
+	DefaultMaxHeaderBytes = 32 << 10
+	minMaxHeaderBytes     = 4 << 10
 )
 
 func orDuration(v, def time.Duration) time.Duration {
@@ -65,6 +71,7 @@ func (o *Options) reviewSettings() reviewSettings {
 		qps:               float32(qps),
 		burst:             orInt(o.ReviewBurst, DefaultReviewBurst),
 		maxInFlight:       orInt(o.MaxInFlightReviews, DefaultMaxInFlightReviews),
+		maxHeaderBytes:    orInt(o.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		audiences:         o.TokenAudiences,
 		clientCAFile:      o.ClientCAFile,
 		backoff:           defaultBackoff(),
@@ -86,6 +93,9 @@ func (o *Options) validateReview() error {
 	}
 	if o.MaxProfileDuration < 0 || o.MaxProfileDuration > maxProfileDuration {
 		errs = append(errs, fmt.Errorf("--%s: expected a duration up to %s, found %s", FlagMaxProfileDuration, maxProfileDuration, o.MaxProfileDuration))
+	}
+	if o.MaxHeaderBytes != 0 && o.MaxHeaderBytes < minMaxHeaderBytes {
+		errs = append(errs, fmt.Errorf("--%s: expected zero (the default) or at least %d bytes, found %d", FlagMaxHeaderBytes, minMaxHeaderBytes, o.MaxHeaderBytes))
 	}
 	if o.ReviewTimeout < 0 || o.ReviewTimeout > maxReviewTimeout {
 		errs = append(errs, fmt.Errorf("--%s: expected a duration up to %s, found %s", FlagReviewTimeout, maxReviewTimeout, o.ReviewTimeout))
