@@ -60,8 +60,8 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	verb := strings.ToLower(req.Method)
-	if n := headerBytes(req); n > f.maxHeaderBytes {
-		f.obs.refused(f.log, http.StatusRequestHeaderFieldsTooLarge, "", verb, fmt.Sprintf("request line and headers of %d bytes, over the %d-byte limit", n, f.maxHeaderBytes))
+	if headerBytes(req) > f.maxHeaderBytes {
+		f.obs.refused(f.log, http.StatusRequestHeaderFieldsTooLarge, "", verb, req.URL.Path, fmt.Sprintf("request line and headers over the %d-byte limit", f.maxHeaderBytes))
 		http.Error(w, fmt.Sprintf("Request Header Fields Too Large: at most %d bytes of request line and headers", f.maxHeaderBytes), http.StatusRequestHeaderFieldsTooLarge)
 		return
 	}
@@ -75,7 +75,7 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case err != nil && errors.Is(err, errUnavailable):
 		f.obs.authnBy[unavailableResult(err)].Inc()
-		f.obs.refused(f.log, http.StatusServiceUnavailable, "", verb, "cannot authenticate: "+err.Error())
+		f.obs.refused(f.log, http.StatusServiceUnavailable, "", verb, req.URL.Path, "cannot authenticate: "+err.Error())
 		unavailable(w)
 		return
 	case err != nil || !ok:
@@ -85,7 +85,7 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if presented {
 			reason = "credentials rejected"
 		}
-		f.obs.refused(f.log, http.StatusUnauthorized, "", verb, reason)
+		f.obs.refused(f.log, http.StatusUnauthorized, "", verb, req.URL.Path, reason)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="diagnostics"`)
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
@@ -100,12 +100,12 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case err != nil:
 		f.obs.authzBy[unavailableResult(err)].Inc()
-		f.obs.refused(f.log, http.StatusServiceUnavailable, user, verb, "cannot authorize: "+err.Error())
+		f.obs.refused(f.log, http.StatusServiceUnavailable, user, verb, req.URL.Path, "cannot authorize: "+err.Error())
 		unavailable(w)
 		return
 	case decision != authorizer.DecisionAllow:
 		f.obs.authzBy[resultDenied].Inc()
-		f.obs.refused(f.log, http.StatusForbidden, user, verb, reason)
+		f.obs.refused(f.log, http.StatusForbidden, user, verb, req.URL.Path, reason)
 		http.Error(w, fmt.Sprintf("Forbidden: user %q may not %s %s", user, verb, req.URL.Path), http.StatusForbidden)
 		return
 	}

@@ -37,6 +37,7 @@ type observer struct {
 	// The counters the request path increments, resolved once: no label hashing per request.
 	authnBy, authzBy map[string]prometheus.Counter
 
+	refusals   *refusals
 	logLimit   flowcontrol.RateLimiter
 	suppressed atomic.Int64
 }
@@ -73,6 +74,7 @@ func newObserver(reg prometheus.Registerer) *observer {
 		}),
 		// One refusal line per second on average, bursts of 10; the next line says how many were dropped.
 		logLimit: flowcontrol.NewTokenBucketRateLimiter(1, 10),
+		refusals: newRefusals(time.Now),
 	}
 	o.authentication = registerOrReuse(reg, o.authentication)
 	o.authorization = registerOrReuse(reg, o.authorization)
@@ -111,22 +113,90 @@ func (o *observer) reviewed(review string, start time.Time) {
 	o.reviewDuration.WithLabelValues(review).Observe(time.Since(start).Seconds())
 }
 
-// refused logs one refusal, unless the rate limit says too many were logged lately. The path is not
-// repeated: controller-runtime's logger for the filter already carries it.
-func (o *observer) refused(log logr.Logger, status int, user, verb, reason string) {
+// refused logs a refusal the first time its kind (status, user, verb, path, reason) is seen in an
+// interval, and otherwise counts it: a misconfigured scraper or a flood of one kind makes one line per
+// interval, the next of which says how many were not logged ("repeated"). The counters stay exact. Lines of
+// different kinds share a rate limit ("suppressedSinceLastLine" counts what it dropped), so many identities
+// cannot flood the log either. The path is not repeated: controller-runtime's logger for the filter already
+// carries it.
+func (o *observer) refused(log logr.Logger, status int, user, verb, path, reason string) {
+	if reason == "" {
+		reason = "no RBAC rule allows it"
+	}
+	repeated, log1 := o.refusals.see(refusalKey{status: status, user: user, verb: verb, path: path, reason: reason})
+	if !log1 {
+		return
+	}
 	if !o.logLimit.TryAccept() {
 		o.suppressed.Add(1)
 		return
-	}
-	if reason == "" {
-		reason = "no RBAC rule allows it"
 	}
 	kv := []interface{}{"status", status, "verb", verb, "reason", reason}
 	if user != "" {
 		kv = append(kv, "user", user)
 	}
+	if repeated > 0 {
+		kv = append(kv, "repeated", repeated)
+	}
 	if n := o.suppressed.Swap(0); n > 0 {
 		kv = append(kv, "suppressedSinceLastLine", n)
 	}
 	log.Info("Refused diagnostics request", kv...)
+}
+
+// refusalInterval is how often one kind of refusal is logged; maxRefusalKinds bounds what is remembered.
+const (
+	refusalInterval = time.Minute
+	maxRefusalKinds = 1024
+)
+
+type refusalKey struct {
+	status                   int
+	user, verb, path, reason string
+}
+
+type refusalSeen struct {
+	logged   time.Time
+	repeated int64
+}
+
+// refusals remembers when each kind of refusal was last logged and how often it recurred since.
+type refusals struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	kinds map[refusalKey]*refusalSeen
+}
+
+func newRefusals(now func() time.Time) *refusals {
+	return &refusals{now: now, kinds: map[refusalKey]*refusalSeen{}}
+}
+
+// see records one refusal of kind k. It says whether to log it and, if so, how many of the same kind were
+// not logged since its previous line.
+func (r *refusals) see(k refusalKey) (repeated int64, log bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if s, ok := r.kinds[k]; ok {
+		if now.Sub(s.logged) < refusalInterval {
+			s.repeated++
+			return 0, false
+		}
+		repeated, s.logged, s.repeated = s.repeated, now, 0
+		return repeated, true
+	}
+	if len(r.kinds) >= maxRefusalKinds {
+		// Forget the kinds whose interval is over (their next refusal is logged anyway); if every kind is
+		// recent, forget them all rather than grow: at worst a kind is logged twice in an interval.
+		for key, s := range r.kinds {
+			if now.Sub(s.logged) >= refusalInterval {
+				delete(r.kinds, key)
+			}
+		}
+		if len(r.kinds) >= maxRefusalKinds {
+			r.kinds = map[refusalKey]*refusalSeen{}
+		}
+	}
+	r.kinds[k] = &refusalSeen{logged: now}
+	return 0, true
 }

@@ -160,8 +160,8 @@ func (o *Options) secureTLSOptions(tlsOpts []func(*tls.Config)) []func(*tls.Conf
 	metricsTLS := append([]func(*tls.Config){}, tlsOpts...)
 	if !o.EnableHTTP2 {
 		// HTTP/2 is not offered unless asked for: its stream handling was the vector of
-		// GHSA-qppj-fm5r-hxr3 and GHSA-4374-p667-p6c8, reachable before authentication; scrapers speak
-		// HTTP/1.1 anyway.
+		// GHSA-qppj-fm5r-hxr3 and GHSA-4374-p667-p6c8, reachable before authentication. Prometheus 2 and 3
+		// use h2 where it is offered, and fall back to HTTP/1.1 without a hitch.
 		metricsTLS = append(metricsTLS, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 	if o.ClientCAFile != "" {
