@@ -165,29 +165,45 @@ func (o *Options) addScalarFlags(fs scalarFlags) {
 //
 // It registers nothing and returns an error naming the flags if any of them is already defined, where
 // pflag itself would panic; a repository with its own --tls-min-version must choose which one to keep.
-func (o *Options) AddFlags(fs *pflag.FlagSet) error {
-	if err := checkUnused(func(name string) bool { return fs.Lookup(name) != nil }); err != nil {
+//
+// Aliases keep flags the manager had before (--metrics-bind-address) as deprecated names of diagnostics
+// flags; pflag hides them from --help and warns when they are used.
+func (o *Options) AddFlags(fs *pflag.FlagSet, aliases ...Alias) error {
+	defined := func(name string) bool { return fs.Lookup(name) != nil }
+	if err := checkUnused(defined); err != nil {
 		return err
+	}
+	if err := checkAliases(aliases, defined, isBoolFlag); err != nil {
+		return fmt.Errorf("register diagnostics flags: %w", err)
 	}
 	o.setDefaults()
 	o.addScalarFlags(fs)
 	fs.StringSliceVar(&o.TLSCipherSuites, FlagTLSCipherSuites, o.TLSCipherSuites, usage(FlagTLSCipherSuites))
 	fs.Int32SliceVar(&o.TLSCurvePreferences, FlagTLSCurvePreferences, o.TLSCurvePreferences, usage(FlagTLSCurvePreferences))
 	fs.StringSliceVar(&o.TokenAudiences, FlagTokenAudiences, o.TokenAudiences, usage(FlagTokenAudiences))
-	return nil
+	return addPflagAliases(fs, aliases)
 }
+
+// isBoolFlag reports whether a diagnostics flag is boolean.
+func isBoolFlag(name string) bool { return name == FlagInsecureDiagnostics || name == FlagEnableHTTP2 }
 
 // AddGoFlags registers the same flags on a standard library FlagSet (kubebuilder style main.go files).
 // List flags accept comma-separated values and may be repeated, as with pflag.
-func (o *Options) AddGoFlags(fs *flag.FlagSet) error {
-	if err := checkUnused(func(name string) bool { return fs.Lookup(name) != nil }); err != nil {
+// Aliases are as for AddFlags; their usage says they are deprecated.
+func (o *Options) AddGoFlags(fs *flag.FlagSet, aliases ...Alias) error {
+	defined := func(name string) bool { return fs.Lookup(name) != nil }
+	if err := checkUnused(defined); err != nil {
 		return err
+	}
+	if err := checkAliases(aliases, defined, isBoolFlag); err != nil {
+		return fmt.Errorf("register diagnostics flags: %w", err)
 	}
 	o.setDefaults()
 	o.addScalarFlags(fs)
 	fs.Var(&stringList{values: &o.TLSCipherSuites}, FlagTLSCipherSuites, usage(FlagTLSCipherSuites))
 	fs.Var(&int32List{values: &o.TLSCurvePreferences}, FlagTLSCurvePreferences, usage(FlagTLSCurvePreferences))
 	fs.Var(&stringList{values: &o.TokenAudiences}, FlagTokenAudiences, usage(FlagTokenAudiences))
+	addGoAliases(fs, aliases)
 	return nil
 }
 

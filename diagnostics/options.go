@@ -127,7 +127,7 @@ func (o *Options) validateAddress() error {
 
 // ServerOptions returns what the manager runs with: the metrics server options for ctrl.Options.Metrics,
 // and the TLS options for the webhook server (webhook.Options.TLSOpts), which Cluster API applies there
-// too. It validates the options first.
+// too. It validates the options first. Apply does the same over metrics server options built before.
 func (o *Options) ServerOptions() (metricsserver.Options, []func(*tls.Config), error) {
 	if err := o.Validate(); err != nil {
 		return metricsserver.Options{}, nil, err
