@@ -30,7 +30,7 @@ func TestApplyKeepsWhatTheManagerBuilt(t *testing.T) {
 
 	t.Run("secure", func(t *testing.T) {
 		o := Options{Address: ":8443"}
-		got, webhookTLS, err := o.Apply(base())
+		got, err := o.Apply(base())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,14 +53,18 @@ func TestApplyKeepsWhatTheManagerBuilt(t *testing.T) {
 		if !baseTLSRan || c.MinVersion != tls.VersionTLS12 {
 			t.Errorf("TLS: base ran %v, MinVersion %x; want base's options first and the TLS flags to win", baseTLSRan, c.MinVersion)
 		}
-		if len(webhookTLS) == 0 {
-			t.Error("no TLS options for the webhook server")
+		webhook := &tls.Config{}
+		for _, opt := range o.TLSOptions() {
+			opt(webhook)
+		}
+		if webhook.MinVersion != tls.VersionTLS12 || len(webhook.CipherSuites) == 0 {
+			t.Errorf("webhook TLS: MinVersion %x, %d cipher suites; want the TLS flags'", webhook.MinVersion, len(webhook.CipherSuites))
 		}
 	})
 
 	t.Run("the diagnostics certificate replaces the manager's", func(t *testing.T) {
 		o := Options{CertDir: t.TempDir()}
-		got, _, err := o.Apply(base())
+		got, err := o.Apply(base())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +81,7 @@ func TestApplyKeepsWhatTheManagerBuilt(t *testing.T) {
 		o := Options{Address: "127.0.0.1:8080", Insecure: true}
 		b := base()
 		b.SecureServing = true
-		got, _, err := o.Apply(b)
+		got, err := o.Apply(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,8 +93,20 @@ func TestApplyKeepsWhatTheManagerBuilt(t *testing.T) {
 
 	t.Run("invalid flags", func(t *testing.T) {
 		o := Options{Address: "nonsense"}
-		if _, _, err := o.Apply(base()); err == nil {
+		if _, err := o.Apply(base()); err == nil {
 			t.Error("no error for an invalid address")
+		}
+		// Fail closed: a webhook server started despite invalid TLS flags completes no handshake.
+		o = Options{TLSMinVersion: "VersionSSL30"}
+		c := &tls.Config{}
+		for _, opt := range o.TLSOptions() {
+			opt(c)
+		}
+		if c.GetConfigForClient == nil {
+			t.Fatal("invalid TLS flags leave the webhook server on Go's defaults")
+		}
+		if _, err := c.GetConfigForClient(&tls.ClientHelloInfo{}); err == nil {
+			t.Error("a handshake with invalid TLS flags succeeds")
 		}
 	})
 }
