@@ -184,7 +184,7 @@ demo: tools ## Retrofit examples/sample-controller, build it, run it on a real A
 
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: tools ## Measure scrape cost and API-server load side by side; writes docs/benchmarks.md (BENCH_FLAGS=-short: < 2 min).
+bench: tools ## Measure scrape cost and API-server load side by side; writes docs/benchmarks.md (about 10 min; BENCH_FLAGS=-short: < 3 min).
 	@$(TEST_ENV) $(GO) run ./cmd/diagkit-bench $(BENCH_FLAGS)
 
 .PHONY: bench-proxy

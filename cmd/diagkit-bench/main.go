@@ -16,25 +16,29 @@ import (
 )
 
 func main() {
-	short := flag.Bool("short", false, "fewer, shorter experiments (under two minutes)")
+	short := flag.Bool("short", false, "fewer, shorter experiments (under three minutes)")
 	out := flag.String("out", "docs/benchmarks.md", "report to write")
-	chart := flag.String("chart", "docs/benchmarks.png", "chart to write, next to the report")
+	chart := flag.String("chart", "docs/benchmarks.png", "latency chart to write, next to the report")
+	floodChart := flag.String("flood-chart", "docs/benchmarks-flood.png", "long-flood chart to write, next to the report")
 	flag.Parse()
-	if err := run(*short, *out, *chart); err != nil {
+	if err := run(*short, *out, bench.Charts{Latency: *chart, Flood: *floodChart}); err != nil {
 		fmt.Fprintln(os.Stderr, "diagkit-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(short bool, out, chart string) error {
+func run(short bool, out string, charts bench.Charts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	results, err := bench.Run(ctx, bench.Config{Short: short}, os.Stderr)
 	if err != nil {
 		return err
 	}
-	if err := results.WriteChart(chart); err != nil {
+	if err := results.WriteChart(charts.Latency); err != nil {
 		return fmt.Errorf("write chart: %w", err)
+	}
+	if err := results.WriteFloodChart(charts.Flood); err != nil {
+		return fmt.Errorf("write flood chart: %w", err)
 	}
 	f, err := os.Create(out)
 	if err != nil {
@@ -45,13 +49,16 @@ func run(short bool, out, chart string) error {
 	if short {
 		command = "make bench BENCH_FLAGS=-short"
 	}
-	rel, err := filepath.Rel(filepath.Dir(out), chart)
-	if err != nil {
-		rel = chart
+	// The report links its charts relative to itself.
+	rel := func(path string) string {
+		if r, err := filepath.Rel(filepath.Dir(out), path); err == nil {
+			return r
+		}
+		return path
 	}
-	if err := results.WriteMarkdown(f, command, rel); err != nil {
+	if err := results.WriteMarkdown(f, command, bench.Charts{Latency: rel(charts.Latency), Flood: rel(charts.Flood)}); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s\n", out, chart)
+	fmt.Fprintf(os.Stderr, "bench: wrote %s, %s and %s\n", out, charts.Latency, charts.Flood)
 	return f.Close()
 }

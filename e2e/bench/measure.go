@@ -194,7 +194,7 @@ func (e *env) flood(ctx context.Context, m Mode, n int) (int, map[int]int) {
 				if int(i) > n {
 					return
 				}
-				_, status, err := scrape(ctx, c, e.url(m), garbageToken(m, int(i)))
+				_, status, err := scrape(ctx, c, e.url(m), garbageToken(floodTokens, m, int(i)))
 				if err != nil {
 					status = -1
 				}
@@ -208,11 +208,18 @@ func (e *env) flood(ctx context.Context, m Mode, n int) (int, map[int]int) {
 	return n, statuses
 }
 
-// garbageToken is the i-th invalid token of a flood against m. It is made of [a-z0-9-] only: the bearer
-// token ends at the first space for k8s.io/apiserver, so a mode name with a space once made every request
-// of a flood carry the same token.
-func garbageToken(m Mode, i int) string {
-	return fmt.Sprintf("garbage-%s-%d", slug(m), i)
+// Experiments that send garbage tokens, each with tokens of its own: a token seen before could be
+// answered from a negative cache instead of costing a review.
+const (
+	floodTokens     = "flood"
+	longFloodTokens = "long-flood"
+)
+
+// garbageToken is the i-th invalid token of an experiment's flood against m. It is made of [a-z0-9-] only:
+// the bearer token ends at the first space for k8s.io/apiserver, so a mode name with a space once made
+// every request of a flood carry the same token.
+func garbageToken(experiment string, m Mode, i int) string {
+	return fmt.Sprintf("garbage-%s-%s-%d", experiment, slug(m), i)
 }
 
 // Fault is how one setup answered a never-seen token while the API server could not be reached.

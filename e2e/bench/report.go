@@ -72,11 +72,66 @@ func (r *Results) goals() []goal {
 		{"API server unreachable", "503 within the 5 s review timeout, refused and hung alike", faultSummary(r.Faults), faultsMet(r.Faults)},
 		{"memory overhead", "< 5 MiB resident vs the same manager serving HTTPS without authentication, after the same scrapes",
 			fmt.Sprintf("%+.1f MiB", mem), mem < 5},
+		longFloodScraperGoal(r.LongFlood[Diagkit.Name]),
+		longFloodReviewsGoal(r.LongFlood[Diagkit.Name]),
 	}
 }
 
+// lifetimes says how long d is in token cache lifetimes.
+func lifetimes(d time.Duration) string {
+	return fmt.Sprintf("%.3g × the %s token cache lifetime", d.Seconds()/tokenCacheTTL.Seconds(), shortDuration(tokenCacheTTL))
+}
+
+// shortDuration prints 3m0s as 3m and 1m30s as 1m30s.
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
+}
+
+// longFloodScraperGoal: a valid scraper is served throughout a flood at ten times the review budget. The
+// flood must really have reached nine times the budget, or the run proves nothing.
+func longFloodScraperGoal(f LongFlood) goal {
+	return goal{"valid scraper during a long garbage flood",
+		fmt.Sprintf("every scrape 200 (Prometheus' %s timeout) while distinct garbage tokens arrive at 10 × the review budget (%.0f/s offered, at least %d/s sent) for %s (%s)",
+			shortDuration(scrapeTimeout), f.Rate, 9*budgetQPS, shortDuration(f.Duration), lifetimes(f.Duration)),
+		fmt.Sprintf("%d of %d; flood %.0f/s", f.Served(), len(f.Scrapes), f.SentRate()),
+		len(f.Scrapes) > 0 && f.Served() == len(f.Scrapes) && f.SentRate() >= 9*budgetQPS}
+}
+
+// longFloodReviewsLimit is what the budget and its reserve let through in d: both bursts, then both rates.
+func longFloodReviewsLimit(d time.Duration) int {
+	return budgetBurst + reserveBurst + int(float64(budgetQPS+reserveQPS)*d.Seconds())
+}
+
+// longFloodReviewsGoal: the flood costs the API server at most the budget, the scraper's refreshes at most
+// the reserve.
+func longFloodReviewsGoal(f LongFlood) goal {
+	tr, sar := f.Reviews()
+	limit := longFloodReviewsLimit(f.Duration)
+	return goal{"reviews during that flood",
+		fmt.Sprintf("≤ the budget and its reserve: bursts %d + %d/s × %s = %d TokenReviews and SubjectAccessReviews",
+			budgetBurst+reserveBurst, budgetQPS+reserveQPS, shortDuration(f.Duration), limit),
+		fmt.Sprintf("%d + %d (%.1f/s)", tr, sar, perSecond(tr+sar, f.Duration)),
+		len(f.Samples) > 1 && tr+sar <= limit}
+}
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// Charts are the report's images, relative to the report.
+type Charts struct {
+	Latency, Flood string
+}
+
 // WriteMarkdown writes docs/benchmarks.md.
-func (r *Results) WriteMarkdown(w io.Writer, command, chart string) error {
+func (r *Results) WriteMarkdown(w io.Writer, command string, charts Charts) error {
 	var b strings.Builder
 	p := func(format string, args ...interface{}) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# Benchmarks: what a secure scrape costs")
@@ -104,7 +159,7 @@ func (r *Results) WriteMarkdown(w io.Writer, command, chart string) error {
 	p("")
 	p("## Scrape latency")
 	p("")
-	p("![scrape latency by mode](%s)", chart)
+	p("![scrape latency by mode](%s)", charts.Latency)
 	p("")
 	for _, t := range []struct {
 		title string
@@ -166,8 +221,9 @@ func (r *Results) WriteMarkdown(w io.Writer, command, chart string) error {
 	p("diagkit answers 401 when the API server rejected the token and 503 when its review budget (default 20/s, burst 100, 10")
 	p("in flight) has no room: the flood costs the API server at most the budget. Callers whose answers were positive are")
 	p("re-reviewed on a reserve of a quarter of the budget, on top of it and out of garbage's reach, so a flood that outlasts their cache")
-	p("entries does not lock them out (`e2e` TestGarbageFloodOutlastingTheCaches).")
+	p("entries does not lock them out (`e2e` TestGarbageFloodOutlastingTheCaches, and the next section).")
 	p("")
+	r.writeLongFlood(p, charts.Flood)
 	p("## When the API server cannot be reached")
 	p("")
 	p("A loopback fault proxy stands between every manager and the API server. Each setup gets one scrape with a token it")
@@ -203,6 +259,7 @@ func (r *Results) WriteMarkdown(w io.Writer, command, chart string) error {
 	p("is noisier: a burst of 100 concurrent scrapes of a %.0f KiB payload grows any manager's heap by tens of MiB, which", r.PayloadKiB)
 	p("Go returns to the system only minutes later, so it depends on how long ago each setup took its burst.")
 	p("")
+	r.writeProxy(p)
 	p("## kube-rbac-proxy, for reference (not measured in this run)")
 	p("")
 	p("kube-rbac-proxy is not available from the Go module proxy here. These figures were measured elsewhere on the same")

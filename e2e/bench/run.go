@@ -17,7 +17,7 @@ import (
 
 // Config sizes a run.
 type Config struct {
-	// Short runs fewer, shorter experiments (under two minutes) for quick comparisons.
+	// Short runs fewer, shorter experiments (under three minutes) for quick comparisons.
 	Short bool
 	// Series is the number of synthetic series added to each manager's registry.
 	Series int
@@ -28,13 +28,18 @@ type sizes struct {
 	warm, warmup, newConn, cold int
 	steady, simulated           time.Duration
 	burst, flood                int
+	// The long flood: its duration, the valid scraper's interval and how often reviews are read.
+	longFlood, scrapeEvery, sampleEvery time.Duration
+	proxy                               int
 }
 
 func (c Config) sizes() sizes {
 	if c.Short {
-		return sizes{warm: 200, warmup: 20, newConn: 50, cold: 50, steady: 10 * time.Second, simulated: 30 * time.Second, burst: 100, flood: 2000}
+		return sizes{warm: 200, warmup: 20, newConn: 50, cold: 50, steady: 10 * time.Second, simulated: 30 * time.Second, burst: 100, flood: 2000,
+			longFlood: 20 * time.Second, scrapeEvery: 5 * time.Second, sampleEvery: 5 * time.Second, proxy: 200}
 	}
-	return sizes{warm: 1000, warmup: 50, newConn: 200, cold: 200, steady: 60 * time.Second, simulated: 30 * time.Second, burst: 100, flood: 10000}
+	return sizes{warm: 1000, warmup: 50, newConn: 200, cold: 200, steady: 60 * time.Second, simulated: 30 * time.Second, burst: 100, flood: 10000,
+		longFlood: 3 * tokenCacheTTL, scrapeEvery: 5 * time.Second, sampleEvery: 5 * time.Second, proxy: 1000}
 }
 
 // Results is everything one run measured.
@@ -54,6 +59,10 @@ type Results struct {
 	Faults                   map[string]map[string]Fault // fault name -> setup -> answer
 	// Resident sets after the latency runs (the same work for every mode) and after the whole run.
 	RSSSteady, RSS map[string]int64
+	// LongFlood: distinct garbage tokens at 10× diagkit's review budget while one valid scraper scrapes.
+	LongFlood map[string]LongFlood
+	// Proxy: diagkit-proxy as a process in front of the HTTPS-without-authentication manager.
+	Proxy Proxy
 }
 
 // Run performs every experiment and returns the results; progress goes to log.
@@ -63,7 +72,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 	}
 	sz := cfg.sizes()
 	r := &Results{Config: cfg, Started: time.Now(), Machine: machine(),
-		Steady: map[string]Reviews{}, Burst: map[string]Reviews{}, Flood: map[string]Reviews{}, RSS: map[string]int64{}, RSSSteady: map[string]int64{}}
+		Steady: map[string]Reviews{}, Burst: map[string]Reviews{}, Flood: map[string]Reviews{}, LongFlood: map[string]LongFlood{}, RSS: map[string]int64{}, RSSSteady: map[string]int64{}}
 	dir, err := framework.TempDir()
 	if err != nil {
 		return nil, err
@@ -164,6 +173,25 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 	}
 
 	memo("after the floods")
+	// One setup after the other: both managers review as the same ServiceAccount, so kube-apiserver's
+	// counts could not tell their reviews apart, and one flood's load would slow the other's reviews.
+	for _, m := range []Mode{StockFilter, Diagkit} {
+		rate := 10 * budgetQPS
+		step("long flood, %s: %d distinct garbage tokens a second for %s, one valid scraper every %s", m.Name, rate, sz.longFlood, sz.scrapeEvery)
+		tokens, err := e.tokens(ctx, "long-flood-"+slug(m), 1)
+		if err != nil {
+			return nil, err
+		}
+		f, err := e.longFlood(ctx, m, tokens[0], float64(rate), sz.longFlood, sz.scrapeEvery, sz.sampleEvery)
+		if err != nil {
+			return nil, err
+		}
+		tr, sar := f.Reviews()
+		step("long flood, %s: scraper %s; flood %s (%d skipped); %d TokenReviews + %d SubjectAccessReviews",
+			m.Name, statuses(f.scraperStatuses()), statuses(f.Statuses), f.Skipped, tr, sar)
+		r.LongFlood[m.Name] = f
+	}
+	memo("after the long floods")
 	r.Faults = map[string]map[string]Fault{}
 	for _, f := range []struct {
 		name string
@@ -183,6 +211,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 
 	step("simulated five minutes: diagkit with cache lifetimes divided by 10, 10 scrapers every 1.5 s for %s", sz.simulated)
 	if r.Simulated, err = e.simulated(ctx, dir, sz.simulated); err != nil {
+		return nil, err
+	}
+
+	step("diagkit-proxy as a process in front of the HTTPS manager: %d scrapes through it and %d directly, interleaved", sz.proxy, sz.proxy)
+	if r.Proxy, err = e.runProxy(ctx, sz.proxy, sz.warmup); err != nil {
 		return nil, err
 	}
 
