@@ -24,7 +24,8 @@ import (
 // metrics listener, and a plain-HTTP metrics server in kube-proxy's place, all on 127.0.0.1 as kubeadm
 // binds them; the proxy listens on 127.0.0.2 at the same ports, as it would on the node IP. The proxy and
 // the scraper run as the ServiceAccounts of the node-metrics-proxy component, created from its rendered
-// output, so the component's RBAC is what is tested.
+// output, so the component's RBAC is what is tested. Each upstream is authorized under its own prefix
+// (/kube-scheduler/metrics): grants of one component, and kube-apiserver's /metrics, are tried on all of them.
 func TestMetricsProxy(t *testing.T) {
 	ctx := t.Context()
 	cp := controlPlane
@@ -50,6 +51,9 @@ func TestMetricsProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Grants as operators write them: every path of one component, and kube-apiserver's metrics.
+	schedulerOnly := caller(t, cp, "proxy-scheduler-reader", framework.Rule{NonResourceURLs: []string{"/kube-scheduler/*"}, Verbs: []string{"get"}})
+	apiserverMetrics := caller(t, cp, "proxy-apiserver-metrics-reader", framework.Rule{NonResourceURLs: []string{"/metrics", "/metrics/slis"}, Verbs: []string{"get"}})
 
 	// The upstreams.
 	admin := filepath.Join(dir, "admin.kubeconfig")
@@ -90,19 +94,27 @@ func TestMetricsProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	byPath, err := framework.FreeAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
 	proxy, err := framework.StartProcess(proxyBin, nil, at(kcmAddr), "--kubeconfig="+proxyKubeconfig, "--bind-address=127.0.0.2", "--zap-log-level=5",
 		"--upstream=kube-controller-manager,url=https://"+kcmAddr+",insecure-skip-verify=false,ca-file="+caFile+",token-file="+tokenFile,
 		"--upstream=kube-scheduler,url=https://"+schedulerAddr+",token-file="+tokenFile,
 		"--upstream=etcd,url=http://"+etcdMetricsAddr,
 		"--upstream=kube-proxy,url=http://"+kubeProxy.addr,
 		// kube-controller-manager once more, without the proxy's token: it must refuse, which shows that
-		// the caller's token is not what reached it through the first upstream.
-		"--upstream=kcm-without-credentials,url=https://"+kcmAddr+",path=/metrics,ca-file="+caFile+",listen="+withoutCredentials)
+		// the caller's token is not what reached it through the first upstream. Authorized as
+		// kube-controller-manager, so the scraper's grant applies.
+		"--upstream=kcm-without-credentials,url=https://"+kcmAddr+",path=/metrics,ca-file="+caFile+",listen="+withoutCredentials+
+			",authz-prefix=/kube-controller-manager",
+		// etcd once more, authorized by the path alone, as before authz-prefix existed.
+		"--upstream=etcd-by-path,url=http://"+etcdMetricsAddr+",path=/metrics,authz-prefix=,listen="+byPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Stop() })
-	for _, a := range []string{at(schedulerAddr), at(etcdMetricsAddr), at(kubeProxy.addr), withoutCredentials} {
+	for _, a := range []string{at(schedulerAddr), at(etcdMetricsAddr), at(kubeProxy.addr), withoutCredentials, byPath} {
 		if err := framework.WaitForListener(a, 10*time.Second); err != nil {
 			t.Fatalf("%v\n%s", err, proxy.Logs())
 		}
@@ -169,13 +181,55 @@ func TestMetricsProxy(t *testing.T) {
 		})
 	}
 
+	t.Run("a path that decodes or cleans to a served one is 404", func(t *testing.T) {
+		for _, path := range []string{"/metrics%2Fslis", "/metrics%2fslis", "/metrics/slis/..", "/metrics/slis/%2e%2e",
+			"/metrics/./slis", "/./metrics", "/metrics/.", "//metrics", "/metrics//slis", "/metric%73"} {
+			if got := call(t, http.MethodGet, "https://"+at(schedulerAddr)+path, reader); got.Status != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404: %.200s", path, got.Status, got.Body)
+			}
+		}
+	})
+
+	// expect checks a scrape's status and, for a refusal, that it names the path to grant.
+	expect := func(t *testing.T, addr, path, token string, want int, named string) {
+		t.Helper()
+		got := call(t, http.MethodGet, "https://"+addr+path, token)
+		switch {
+		case got.Status != want:
+			t.Errorf("GET %s on %s: %d, want %d: %.200q", path, addr, got.Status, want, got.Body)
+		case want == http.StatusForbidden && !strings.Contains(got.Body, "may not get "+named+"\n"):
+			t.Errorf("GET %s on %s: refusal %.200q does not name %s", path, addr, got.Body, named)
+		}
+	}
+	t.Run("a grant of one component's paths opens that component and no other", func(t *testing.T) {
+		expect(t, at(schedulerAddr), "/metrics", schedulerOnly, http.StatusOK, "")
+		expect(t, at(schedulerAddr), "/metrics/slis", schedulerOnly, http.StatusOK, "")
+		expect(t, at(kcmAddr), "/metrics", schedulerOnly, http.StatusForbidden, "/kube-controller-manager/metrics")
+		expect(t, at(etcdMetricsAddr), "/metrics", schedulerOnly, http.StatusForbidden, "/etcd/metrics")
+		expect(t, at(kubeProxy.addr), "/metrics", schedulerOnly, http.StatusForbidden, "/kube-proxy/metrics")
+		expect(t, byPath, "/metrics", schedulerOnly, http.StatusForbidden, "/metrics")
+	})
+	t.Run("a /metrics grant opens no component, only an upstream with an empty authz-prefix", func(t *testing.T) {
+		expect(t, at(kcmAddr), "/metrics", apiserverMetrics, http.StatusForbidden, "/kube-controller-manager/metrics")
+		expect(t, at(kcmAddr), "/metrics/slis", apiserverMetrics, http.StatusForbidden, "/kube-controller-manager/metrics/slis")
+		expect(t, at(schedulerAddr), "/metrics", apiserverMetrics, http.StatusForbidden, "/kube-scheduler/metrics")
+		expect(t, at(etcdMetricsAddr), "/metrics", apiserverMetrics, http.StatusForbidden, "/etcd/metrics")
+		expect(t, at(kubeProxy.addr), "/metrics", apiserverMetrics, http.StatusForbidden, "/kube-proxy/metrics")
+		expect(t, withoutCredentials, "/metrics", apiserverMetrics, http.StatusForbidden, "/kube-controller-manager/metrics")
+		expect(t, byPath, "/metrics", apiserverMetrics, http.StatusOK, "")
+		if got := call(t, http.MethodGet, "https://"+byPath+"/metrics", apiserverMetrics); !strings.Contains(got.Body, "\netcd_server_has_leader") {
+			t.Errorf("the upstream authorized by path alone did not serve etcd's metrics: %.200q", got.Body)
+		}
+	})
+
 	t.Run("refused requests never reach the upstream", func(t *testing.T) {
 		before := kubeProxy.count()
-		for _, path := range []string{"/configz", "/metrics/", "/proxyMode", "/debug/flags/v"} {
+		for _, path := range []string{"/configz", "/metrics/", "/proxyMode", "/debug/flags/v", "/metrics%2F", "/metric%73", "/./metrics", "/metrics/.", "//metrics"} {
 			call(t, http.MethodGet, "https://"+at(kubeProxy.addr)+path, reader)
 		}
 		call(t, http.MethodGet, "https://"+at(kubeProxy.addr)+"/metrics", "")
 		call(t, http.MethodGet, "https://"+at(kubeProxy.addr)+"/metrics", unprivileged)
+		call(t, http.MethodGet, "https://"+at(kubeProxy.addr)+"/metrics", apiserverMetrics)
 		if n := kubeProxy.count() - before; n != 0 {
 			t.Errorf("%d refused requests reached kube-proxy's listener", n)
 		}
@@ -233,7 +287,8 @@ func TestMetricsProxy(t *testing.T) {
 		if !strings.Contains(logs, "upstream request failed") {
 			t.Errorf("the failed upstream request was not logged:\n%s", logs)
 		}
-		for name, tok := range map[string]string{"reader": reader, "unprivileged": unprivileged, "proxy": proxyToken} {
+		for name, tok := range map[string]string{"reader": reader, "unprivileged": unprivileged, "proxy": proxyToken,
+			"scheduler reader": schedulerOnly, "apiserver metrics reader": apiserverMetrics} {
 			if strings.Contains(logs, tok) || strings.Contains(logs, tok[len(tok)-20:]) {
 				t.Errorf("the %s token is in the proxy's log", name)
 			}

@@ -21,7 +21,8 @@ import (
 
 // TestNodeMetricsProxyWiring checks what the node-metrics-proxy components promise, on the overlay fixture:
 // each DaemonSet's args are a valid proxy configuration once the kubelet substitutes NODE_IP, every
-// upstream's listen port is a declared port the PodMonitor scrapes, and the RBAC names the DaemonSets' account.
+// upstream's listen port is a declared port the PodMonitor scrapes, the RBAC names the DaemonSets' account, and
+// the reader role grants every path the proxy authorizes.
 func TestNodeMetricsProxyWiring(t *testing.T) {
 	out, err := Build(fixtureDir("node-metrics-proxy"))
 	if err != nil {
@@ -30,6 +31,7 @@ func TestNodeMetricsProxyWiring(t *testing.T) {
 	var daemonSets []appsv1.DaemonSet
 	var monitor podMonitor
 	bindings := map[string]rbacv1.ClusterRoleBinding{}
+	roles := map[string]rbacv1.ClusterRole{}
 	for _, n := range parse(t, out) {
 		switch n.GetKind() {
 		case "DaemonSet":
@@ -42,6 +44,10 @@ func TestNodeMetricsProxyWiring(t *testing.T) {
 			var b rbacv1.ClusterRoleBinding
 			decode(t, n, &b)
 			bindings[b.RoleRef.Name] = b
+		case "ClusterRole":
+			var r rbacv1.ClusterRole
+			decode(t, n, &r)
+			roles[r.Name] = r
 		}
 	}
 	if len(daemonSets) != 2 {
@@ -105,6 +111,11 @@ func TestNodeMetricsProxyWiring(t *testing.T) {
 		}
 		for _, u := range o.Upstreams {
 			upstreams = append(upstreams, u.Name)
+			for _, p := range u.AuthorizedPaths() {
+				if !grantsGet(roles["diagkit-node-metrics-reader"], p) {
+					t.Errorf("%s: upstream %s authorizes get on %s, which node-metrics-reader does not grant", ds.Name, u.Name, p)
+				}
+			}
 			if _, ok := ports[u.URL.Port()]; !ok || o.BindAddress != "10.0.0.7" {
 				t.Errorf("%s: upstream %s listens on %s:%s, which is not a declared port", ds.Name, u.Name, o.BindAddress, u.URL.Port())
 			}
@@ -114,6 +125,22 @@ func TestNodeMetricsProxyWiring(t *testing.T) {
 	if want := []string{"etcd", "kube-controller-manager", "kube-proxy", "kube-scheduler"}; !slices.Equal(upstreams, want) {
 		t.Errorf("upstreams %v, want %v", upstreams, want)
 	}
+}
+
+// grantsGet reports whether r allows get on the non-resource URL path, as RBAC matches nonResourceURLs:
+// exactly, or by prefix when the rule ends in *.
+func grantsGet(r rbacv1.ClusterRole, path string) bool {
+	for _, rule := range r.Rules {
+		if !slices.Contains(rule.Verbs, "get") && !slices.Contains(rule.Verbs, "*") {
+			continue
+		}
+		for _, u := range rule.NonResourceURLs {
+			if u == path || strings.HasSuffix(u, "*") && strings.HasPrefix(path, strings.TrimSuffix(u, "*")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // podMonitor is the part of a Prometheus Operator PodMonitor checked here (decoded strictly, so a field

@@ -28,7 +28,8 @@ var errBodyTooLarge = errors.New("upstream response exceeds max-body")
 
 // gate serves only u's paths and the GET method, before anything else looks at the request: other paths
 // are 404 and other methods 405 without a review or an upstream request. A path written with escapes
-// (/metric%73, %2F) is 404 too: what is authorized and what is forwarded must be the same bytes.
+// (/metric%73, %2F) is 404 too, and so is one with dot segments or doubled slashes (only clean paths are
+// listed): the path authorized (after the upstream's authz-prefix) and the path forwarded are the same bytes.
 func gate(u *Upstream, next http.Handler) http.Handler {
 	paths := make(map[string]bool, len(u.Paths))
 	for _, p := range u.Paths {
@@ -58,7 +59,8 @@ func newForwarder(u *Upstream, log logr.Logger) (http.Handler, error) {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = u.URL.Scheme, u.URL.Host
-			// Exactly the path gate matched and the filter authorized, never the raw form it arrived in.
+			// Exactly the path gate matched and the filter authorized (after AuthzPrefix), never the raw form
+			// it arrived in.
 			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
 			// The path was matched exactly by gate and authorized as is; the query is not part of what was
 			// authorized, so it is not forwarded.

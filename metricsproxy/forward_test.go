@@ -68,7 +68,7 @@ func TestGateRefusesBeforeTheUpstream(t *testing.T) {
 	rec := &upstreamRecorder{body: "up 1\n"}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	h := forwarding(t, srv, "")
+	h := forwarding(t, srv, ",path=/metrics/slis")
 	for _, tc := range []struct {
 		method, target string
 		want           int
@@ -81,6 +81,18 @@ func TestGateRefusesBeforeTheUpstream(t *testing.T) {
 		{http.MethodGet, "/metrics%2F..%2Fconfigz", http.StatusNotFound},
 		{http.MethodGet, "/metrics/%2e%2e/configz", http.StatusNotFound},
 		{http.MethodGet, "//metrics", http.StatusNotFound},
+		// Each of these decodes or cleans to a served path: only the exact, unescaped form is served.
+		{http.MethodGet, "/metrics%2Fslis", http.StatusNotFound},
+		{http.MethodGet, "/metrics%2fslis", http.StatusNotFound},
+		{http.MethodGet, "/metrics/slis/..", http.StatusNotFound},
+		{http.MethodGet, "/metrics/slis/%2E%2E", http.StatusNotFound},
+		{http.MethodGet, "/metrics/slis/%2e%2e", http.StatusNotFound},
+		{http.MethodGet, "/metrics/.", http.StatusNotFound},
+		{http.MethodGet, "/./metrics", http.StatusNotFound},
+		{http.MethodGet, "/metrics/./slis", http.StatusNotFound},
+		{http.MethodGet, "/metrics//slis", http.StatusNotFound},
+		{http.MethodGet, "/metrics/slis/", http.StatusNotFound},
+		{http.MethodGet, "/metrics%2Fslis?x=1", http.StatusNotFound},
 		{http.MethodGet, "/debug/pprof/", http.StatusNotFound},
 		{http.MethodGet, "/", http.StatusNotFound},
 		{http.MethodPut, "/metrics", http.StatusMethodNotAllowed},

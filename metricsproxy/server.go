@@ -26,8 +26,6 @@ type Proxy struct {
 	log       logr.Logger
 }
 
-type upstreamKey struct{}
-
 // New validates o, builds the shared review handler (one cache and one review budget for every upstream)
 // and binds every listener, so that a port already in use fails start-up rather than one upstream later.
 // cfg is the proxy's own client configuration; ctx bounds the client CA watcher.
@@ -53,23 +51,18 @@ func New(ctx context.Context, o *Options, cfg *rest.Config, log logr.Logger) (*P
 		log.Info("serving a self-signed certificate generated at start-up; give one with --diagnostics-cert-dir to let scrapers verify it")
 	}
 
-	// The review handler is shared; gate has already chosen the upstream and put its forwarder in the context.
-	reviewed, err := o.Diagnostics.Handler(ctx, cfg, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Context().Value(upstreamKey{}).(http.Handler).ServeHTTP(w, r)
-	}))
+	// One review handler for every upstream: scope tells it, in the context, where each request goes next.
+	reviewed, err := o.Diagnostics.Handler(ctx, cfg, log, http.HandlerFunc(resume))
 	if err != nil {
 		return nil, err
 	}
 	for i := range o.Upstreams {
 		u := &o.Upstreams[i]
-		fwd, err := newForwarder(u, log)
+		handler, err := upstreamHandler(u, reviewed, log)
 		if err != nil {
 			p.close()
 			return nil, err
 		}
-		handler := gate(u, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			reviewed.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, fwd)))
-		}))
 		ln, err := net.Listen("tcp", addrs[i])
 		if err != nil {
 			p.close()
@@ -88,9 +81,23 @@ func New(ctx context.Context, o *Options, cfg *rest.Config, log logr.Logger) (*P
 			ErrorLog: stdlog.New(logWriter{log.V(1).WithValues("upstream", u.Name)}, "", 0),
 		})
 		log.Info("serving", "upstream", u.Name, "address", ln.Addr().String(), "url", u.URL.String(), "paths", u.Paths,
-			"credentials", u.TokenFile != "")
+			"authorizedPaths", u.AuthorizedPaths(), "credentials", u.TokenFile != "")
+		if u.AuthzPrefix == "" {
+			log.Info("authz-prefix is empty: a get grant on these paths, made for kube-apiserver or any other upstream, opens this one too",
+				"upstream", u.Name, "paths", u.Paths)
+		}
 	}
 	return p, nil
+}
+
+// upstreamHandler is what u's listener serves: gate, then the review of u's authorized path, then the
+// forwarder with the path the caller asked for.
+func upstreamHandler(u *Upstream, reviewed http.Handler, log logr.Logger) (http.Handler, error) {
+	fwd, err := newForwarder(u, log)
+	if err != nil {
+		return nil, err
+	}
+	return gate(u, scope(u, reviewed, fwd)), nil
 }
 
 // logWriter turns the standard library logger an http.Server writes to into logr lines.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ServiceAccountTokenFile is where a pod's ServiceAccount token is mounted; kube-controller-manager and
@@ -39,6 +40,12 @@ type Upstream struct {
 	URL *url.URL
 	// Paths are served (exact match); every other path is 404 without a review or an upstream request.
 	Paths []string
+	// AuthzPrefix goes before the request path in the SubjectAccessReview, so that a grant opens one
+	// component: get on /kube-scheduler/metrics, not on /metrics, which kube-apiserver and every other
+	// upstream share. The upstream still receives the request path alone. Empty authorizes the request path
+	// itself, so one /metrics grant opens every upstream configured that way (and kube-apiserver's
+	// /metrics). ParseUpstream sets /NAME unless authz-prefix= is given.
+	AuthzPrefix string
 	// TokenFile, when set, holds the bearer token the proxy presents to the upstream (its own, never the
 	// caller's). It is re-read periodically, so projected tokens rotate.
 	TokenFile string
@@ -88,13 +95,16 @@ func presetNames() []string {
 }
 
 // upstreamKeys are the keys ParseUpstream accepts after the name.
-var upstreamKeys = []string{"listen", "url", "path", "token-file", "ca-file", "server-name", "insecure-skip-verify", "timeout", "max-body"}
+var upstreamKeys = []string{"listen", "url", "path", "authz-prefix", "token-file", "ca-file", "server-name", "insecure-skip-verify", "timeout", "max-body"}
 
 // UpstreamUsage documents the --upstream value.
 var UpstreamUsage = "An upstream to proxy, repeatable: NAME[,KEY=VALUE...]. NAME is a preset (" +
 	strings.Join(presetNames(), ", ") + ") or any name with url=. Keys: " +
 	"listen=HOST:PORT (default: --bind-address and the upstream's port), url=http(s)://HOST:PORT, " +
-	"path=/PATH (repeatable; replaces the preset's paths), token-file=FILE (the proxy's own token, sent upstream; " +
+	"path=/PATH (repeatable; replaces the preset's paths), authz-prefix=/PREFIX (the SubjectAccessReview asks about " +
+	"get on PREFIX then the request path; default /NAME, so a grant opens one component: /kube-scheduler/metrics, or " +
+	"/kube-scheduler/* for all its paths; empty asks about the request path alone, so that a get on /metrics, as " +
+	"granted for kube-apiserver's, opens this upstream too), token-file=FILE (the proxy's own token, sent upstream; " +
 	"token-file= sends none), ca-file=FILE, server-name=NAME, insecure-skip-verify=true|false, " +
 	"timeout=DURATION (default 30s), max-body=QUANTITY (default 64Mi)."
 
@@ -109,6 +119,8 @@ func ParseUpstream(spec string) (Upstream, error) {
 	u, preset := Presets[name]
 	u.Name = name
 	u.Paths = slices.Clone(u.Paths)
+	// Scoped to the component unless authz-prefix= says otherwise: a grant must name what it opens.
+	u.AuthzPrefix = "/" + name
 	pathsSet := false
 	for _, f := range fields[1:] {
 		key, value, ok := strings.Cut(f, "=")
@@ -127,6 +139,8 @@ func ParseUpstream(spec string) (Upstream, error) {
 				u.Paths, pathsSet = nil, true
 			}
 			u.Paths = append(u.Paths, value)
+		case "authz-prefix":
+			u.AuthzPrefix = value
 		case "token-file":
 			u.TokenFile = value
 		case "ca-file":
@@ -187,6 +201,9 @@ func (u *Upstream) validate() error {
 			errs = append(errs, fmt.Errorf("path=%s: expected a clean absolute path without query, escapes or wildcards", p))
 		}
 	}
+	if err := validateAuthzPrefix(u.AuthzPrefix); err != nil {
+		errs = append(errs, err)
+	}
 	if u.URL.Scheme == "http" && (u.CAFile != "" || u.ServerName != "" || u.InsecureSkipVerify) {
 		errs = append(errs, fmt.Errorf("url=%s: TLS settings given for a plain-HTTP upstream", u.URL))
 	}
@@ -203,6 +220,45 @@ func (u *Upstream) validate() error {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	return nil
+}
+
+// sharedRoots are first path segments that already mean something to RBAC: kube-apiserver's own
+// non-resource URLs, which default ClusterRoles grant with a trailing * (system:discovery gives every
+// authenticated user /api/*, /apis/* and /openapi/*; system:monitoring /healthz/*, /livez/*, /readyz/*), and the
+// diagnostics endpoints' (/metrics, /debug/pprof/*). A prefix under one of them would be opened by grants
+// made for something else.
+var sharedRoots = []string{"api", "apis", "debug", "healthz", "livez", "logs", "metrics", "openapi", "readyz", "version"}
+
+// validateAuthzPrefix accepts an empty prefix or /SEGMENT[/SEGMENT...] of DNS labels. Labels exclude
+// the characters RBAC or a path would read otherwise (*, %, dots), so that the path a grant names is
+// exactly the one reviewed.
+func validateAuthzPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	rest, absolute := strings.CutPrefix(prefix, "/")
+	segments := strings.Split(rest, "/")
+	for _, s := range segments {
+		if !absolute || len(validation.IsDNS1123Label(s)) > 0 {
+			return fmt.Errorf("authz-prefix=%s: expected empty or /NAME[/NAME...] of lower-case DNS labels, such as /kube-scheduler "+
+				"(the default is / and the upstream's name; give authz-prefix= when the name is not a DNS label)", prefix)
+		}
+	}
+	if slices.Contains(sharedRoots, segments[0]) {
+		return fmt.Errorf("authz-prefix=%s: /%s/ is kube-apiserver's or the diagnostics endpoint's, and grants for those would open this upstream; "+
+			"choose another prefix (or name) outside %s", prefix, segments[0], strings.Join(sharedRoots, ", "))
+	}
+	return nil
+}
+
+// AuthorizedPaths are the non-resource URLs the SubjectAccessReviews ask about, one per path: what a
+// scraper needs get on.
+func (u *Upstream) AuthorizedPaths() []string {
+	paths := make([]string, len(u.Paths))
+	for i, p := range u.Paths {
+		paths[i] = u.AuthzPrefix + p
+	}
+	return paths
 }
 
 func isLoopback(host string) bool {

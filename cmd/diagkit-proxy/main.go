@@ -6,6 +6,10 @@
 //
 //	diagkit-proxy --bind-address=$(NODE_IP) --upstream=kube-proxy --upstream=etcd \
 //		--upstream=kube-controller-manager --upstream=kube-scheduler
+//
+// A scraper needs get on each component's own path, /NAME/PATH (/kube-scheduler/metrics, or
+// /kube-scheduler/* for all of its paths): a get on /metrics opens none of them unless that upstream is
+// given authz-prefix= (see --help).
 package main
 
 import (

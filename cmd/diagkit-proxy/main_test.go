@@ -18,6 +18,8 @@ func TestRunRefusesBadFlagsBeforeLoadingAConfig(t *testing.T) {
 		{[]string{"--upstream=etcd"}, []string{"upstream etcd has no listen= and --bind-address is empty"}},
 		{[]string{"--bind-address=10.0.0.1", "--upstream=etcd,colour=blue", "--upstream=kube-proxy", "--insecure-diagnostics"},
 			[]string{`unknown key "colour"`, "--insecure-diagnostics: the metrics proxy always authenticates"}},
+		{[]string{"--bind-address=10.0.0.1", "--upstream=etcd,authz-prefix=/metrics", "--upstream=my_app,url=http://127.0.0.1:1,path=/metrics"},
+			[]string{"authz-prefix=/metrics: /metrics/ is kube-apiserver's", "upstream my_app: authz-prefix=/my_app: expected empty or /NAME"}},
 		{[]string{"--no-such-flag"}, []string{"unknown flag: --no-such-flag"}},
 	}
 	for _, tt := range tests {
