@@ -47,6 +47,7 @@ var retrofitTargets = []struct {
 	{name: "cluster-api-provider-tinkerbell", mainPkg: ".", args: []string{"--health-addr=0"}},
 	{name: "cluster-api-provider-cloudstack", mainPkg: ".", args: []string{"--health-probe-bind-address=0"}},
 	{name: "cluster-api-provider-nutanix", mainPkg: ".", args: []string{"--health-probe-bind-address=0"}},
+	{name: "kubebuilder-v4", mainPkg: "./cmd", args: []string{"--health-probe-bind-address=0"}},
 }
 
 // TestRetrofittedTargets retrofits each fixture, then proves the result the way its maintainer would:

@@ -14,10 +14,15 @@ import (
 // same patch and moving the sidecar's port name to the manager's 8443 so Services keep working.
 func planManifests(pl *planner) error {
 	t := pl.t
+	addressElsewhere, err := planJSONPatches(pl)
+	if err != nil {
+		return err
+	}
 	switch {
 	case t.OverlaysServeDiagnostics():
 		// Every overlay already deploys the manager serving diagnostics: manager.yaml is a base they complete.
 	case t.Container != nil:
+		t.Container.AddressElsewhere = addressElsewhere
 		edits, why, err := t.Container.Patch(pl.oldFlag)
 		if err != nil {
 			return err
@@ -57,4 +62,35 @@ func planManifests(pl *planner) error {
 		pl.change(patch, after, ranges(edits...), why...)
 	}
 	return nil
+}
+
+// planJSONPatches makes the JSON 6902 patches the kustomizations name pass the diagnostics address where
+// they passed the old metrics flag (kubebuilder v4 enables metrics in config/default that way). It says
+// whether one did, so that manager.yaml does not get a second address.
+func planJSONPatches(pl *planner) (bool, error) {
+	t := pl.t
+	var rewrote bool
+	for _, rel := range t.Kustomize.Files() {
+		if rel == t.ManagerManifest || !isYAML(rel) || slices.Contains(t.ProxyPatches, rel) {
+			continue
+		}
+		src, err := t.read(rel)
+		if err != nil {
+			continue // a directory, or a file a kustomization names but the repository lacks
+		}
+		edits, why, err := manifest.RewriteJSONPatchArgs(rel, src, pl.oldFlag)
+		if err != nil {
+			return rewrote, err
+		}
+		if len(edits) == 0 {
+			continue
+		}
+		after, err := edit.Apply(src, edits)
+		if err != nil {
+			return rewrote, err
+		}
+		pl.change(rel, after, ranges(edits...), why...)
+		rewrote = true
+	}
+	return rewrote, nil
 }

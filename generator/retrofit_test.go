@@ -31,6 +31,7 @@ var retrofittable = []string{
 	"eks-anywhere-packages",
 	"etcdadm-bootstrap-provider",
 	"etcdadm-controller",
+	"kubebuilder-v4",
 }
 
 func fixture(name string) string { return filepath.Join("testdata", "targets", name) }
@@ -225,10 +226,20 @@ func removedLines(c generator.FileChange) []numberedLine {
 	}
 	var removed []numberedLine
 	for _, op := range difflib.NewMatcher(before, after).GetOpCodes() {
-		if op.Tag == 'd' || op.Tag == 'r' {
-			for i := op.I1; i < op.I2; i++ {
-				removed = append(removed, numberedLine{number: i + 1, offset: offsets[i], text: raw[i]})
+		if op.Tag != 'd' && op.Tag != 'r' {
+			continue
+		}
+		// A pure deletion is ambiguous when the lines after it repeat its first lines (deleting "}, blank,
+		// if {, x" or "if {, x, }, blank" from "}, blank, if {, x, }, blank" reads the same): slide it down
+		// while the line it would take instead is one the edits removed, rather than keep the copy difflib picked.
+		a, b := op.I1, op.I2
+		if op.Tag == 'd' {
+			for b < len(before) && before[a] == before[b] && insideEdits(c, numberedLine{offset: offsets[b], text: raw[b]}) {
+				a, b = a+1, b+1
 			}
+		}
+		for i := a; i < b; i++ {
+			removed = append(removed, numberedLine{number: i + 1, offset: offsets[i], text: raw[i]})
 		}
 	}
 	return removed

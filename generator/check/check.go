@@ -24,6 +24,7 @@ const (
 	ManifestNoPort                ID = "manifest-no-port"
 	ManifestInsecure              ID = "manifest-insecure"
 	MetricsPlainHTTPAllInterfaces ID = "metrics-plain-http-all-interfaces"
+	MetricsStockFilter            ID = "metrics-stock-filter"
 	ProxyPortCollision            ID = "proxy-port-collision"
 	TLSOptionsDiscarded           ID = "tls-options-discarded"
 	BundleOutOfStep               ID = "bundle-out-of-step"
@@ -33,7 +34,7 @@ const (
 // IDs lists every ID, in documentation order.
 var IDs = []ID{
 	MarkersInGodoc, RoleMissingReviewRules, RoleClobbered, RoleStale, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
-	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, ProxyPortCollision, TLSOptionsDiscarded,
+	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, MetricsStockFilter, ProxyPortCollision, TLSOptionsDiscarded,
 	BundleOutOfStep, HelmOutOfStep,
 }
 
@@ -66,7 +67,7 @@ func Run(root string, opts Options) ([]Finding, error) {
 	// role-stale runs last: it leaves out drift that an earlier finding already explains.
 	for _, check := range []func(*repo) error{
 		checkIgnoredMarkers, checkRBACPaths, checkReviewRules, checkTLSOptions,
-		checkManagerArgs, checkMetricsAddress, checkProxies, checkBundles, checkHelmCharts, checkRoleClobbered, checkRoleStale,
+		checkManagerArgs, checkMetricsAddress, checkStockFilter, checkProxies, checkBundles, checkHelmCharts, checkRoleClobbered, checkRoleStale,
 	} {
 		if err := check(r); err != nil {
 			return nil, err

@@ -114,6 +114,9 @@ func TestFindings(t *testing.T) {
 			want: []string{"role-stale config/rbac/role.yaml:8"}},
 		{name: "etcdadm-bootstrap-provider before retrofit", base: "etcdadm-bootstrap-provider"},
 		{name: "etcdadm-controller before retrofit", base: "etcdadm-controller"},
+		{name: "the kubebuilder v4 scaffold: secure, but with controller-runtime's filter", base: "kubebuilder-v4",
+			want: []string{"metrics-stock-filter cmd/main.go:106"}},
+		{name: "the kubebuilder v4 scaffold after retrofit", base: "kubebuilder-v4", retrofit: true},
 
 		// And after retrofit: what it leaves to a person (its warnings) shows up here.
 		{name: "cluster-api-provider-tinkerbell after retrofit", base: "cluster-api-provider-tinkerbell", retrofit: true},

@@ -7,6 +7,8 @@ import (
 	"go/ast"
 	"go/token"
 	"strconv"
+
+	"github.com/diagkit/diagkit/generator/gosource"
 )
 
 // checkMetricsAddress reports a manager without diagnostics whose metrics server (plain HTTP, no
@@ -58,4 +60,36 @@ func checkMetricsAddress(r *repo) error {
 func plainMetrics(kv *ast.KeyValueExpr) bool {
 	lit, ok := kv.Value.(*ast.CompositeLit)
 	return ok && len(lit.Elts) == 1
+}
+
+// checkStockFilter reports a manager without diagnostics whose metrics controller-runtime's own filter
+// protects (filters.WithAuthenticationAndAuthorization, the kubebuilder v4 scaffold's choice): secure, but
+// without what an endpoint that any pod can reach needs against floods and for debugging.
+func checkStockFilter(r *repo) error {
+	m := r.t.Manager
+	if r.diagnostics || m == nil {
+		return nil
+	}
+	for _, f := range m.Pkg.Files {
+		name, ok := f.ImportName(gosource.ControllerRuntimeFilters)
+		if !ok {
+			continue
+		}
+		ast.Inspect(f.AST, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "WithAuthenticationAndAuthorization" {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); !ok || x.Name != name {
+				return true
+			}
+			r.report(Finding{ID: MetricsStockFilter, File: f.Path, Line: f.Line(sel.Pos()),
+				Message: "metrics are protected by controller-runtime's filters.WithAuthenticationAndAuthorization: no review budget " +
+					"(each garbage token costs the API server a TokenReview), 500 instead of 401/503 when a review fails, no pprof or " +
+					"log-level endpoints behind the same authorization, and a new self-signed certificate at every start unless one is mounted",
+				Fix: "`diagkit retrofit` wraps the metrics options in diagnostics.Apply, keeping the existing flags as deprecated aliases"})
+			return false
+		})
+	}
+	return nil
 }

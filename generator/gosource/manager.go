@@ -35,8 +35,8 @@ const (
 )
 
 // derivers are the calls whose results are metrics server options built from diagnostics flags:
-// diagkit's and Cluster API's (v1.6–1.7 and v1.8+).
-var derivers = map[string]bool{"ServerOptions": true, "GetManagerOptions": true, "GetDiagnosticsOptions": true}
+// diagkit's (ServerOptions, and Apply over options built before) and Cluster API's (v1.6–1.7 and v1.8+).
+var derivers = map[string]bool{"ServerOptions": true, "Apply": true, "GetManagerOptions": true, "GetDiagnosticsOptions": true}
 
 // Manager is what the analysis found around a ctrl.NewManager call.
 type Manager struct {
@@ -55,6 +55,14 @@ type Manager struct {
 	// Metrics is the Metrics: field; Retrofitted says its value already comes from diagnostics flags.
 	Metrics     *ast.KeyValueExpr
 	Retrofitted bool
+
+	// Wrap says the metrics options are more than a literal with BindAddress (the kubebuilder v4 scaffold's
+	// secure options, a literal with other fields, a variable filled in several steps): the retrofit wraps
+	// them in diagnosticsOptions.Apply, which keeps every other field, and keeps the old flags as deprecated
+	// aliases. Secure is then the scaffold's --metrics-secure registration, if any, SecureStorage its variable.
+	Wrap          bool
+	Secure        *Registration
+	SecureStorage *Storage
 
 	// related are the other packages searched for options filled in outside the manager's function.
 	related []*Package
@@ -171,20 +179,13 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 		return m, nil
 	}
 
-	lit, ok := m.Metrics.Value.(*ast.CompositeLit)
-	if !ok || !m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") {
-		return m, m.errorAt(f, m.Metrics.Value, "Metrics: metricsserver.Options{BindAddress: …}", m.File.Text(m.Metrics.Value))
-	}
-	for _, elt := range lit.Elts {
-		kv, ok := elt.(*ast.KeyValueExpr)
-		if ok && isIdent(kv.Key, "BindAddress") {
-			m.BindAddress = kv.Value
-			continue
+	if lit, ok := m.Metrics.Value.(*ast.CompositeLit); ok && m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") && onlyBindAddress(lit) {
+		m.BindAddress = bindAddressOf(lit)
+		if m.BindAddress == nil {
+			return m, m.errorAt(f, lit, "BindAddress set from a flag", m.File.Text(lit))
 		}
-		return m, m.errorAt(f, elt, "only BindAddress in the metrics server options (others would be lost)", m.File.Text(elt))
-	}
-	if m.BindAddress == nil {
-		return m, m.errorAt(f, lit, "BindAddress set from a flag", m.File.Text(lit))
+	} else if err := m.analyzeWrap(); err != nil {
+		return m, err
 	}
 	name := lastName(m.BindAddress)
 	if name == "" {
@@ -304,7 +305,7 @@ func (m *Manager) derivedNames() map[string]bool {
 
 func isDeriverCall(call *ast.CallExpr) bool {
 	sel, ok := call.Fun.(*ast.SelectorExpr)
-	return ok && derivers[sel.Sel.Name]
+	return ok && derivers[sel.Sel.Name] && (sel.Sel.Name != "Apply" || len(call.Args) == 1)
 }
 
 func (m *Manager) isSelectorOf(f *File, e ast.Expr, importPath, name string) bool {

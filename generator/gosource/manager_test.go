@@ -29,9 +29,12 @@ func TestAnalyzeRejectsWhatItCannotCarryOver(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"other metrics server options would be lost",
-			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr, SecureServing: true}})\n",
-			"main.go:17: expected only BindAddress in the metrics server options (others would be lost), found SecureServing: true"},
+		{"options from a helper are not followed yet",
+			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: metricsOptions(metricsAddr)})\n",
+			"main.go:17: expected metrics server options in a literal or a variable of main (a helper's result is not followed yet), found metricsOptions(metricsAddr)"},
+		{"wrapped options whose address no flag sets",
+			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{SecureServing: true}})\n",
+			"main.go:17: expected metrics server options whose BindAddress is set from a flag in main, found server.Options{SecureServing: true}"},
 		{"no Metrics field",
 			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})\n",
 			"main.go:17: expected a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16), found none"},
@@ -117,6 +120,93 @@ func main() {
 			}
 			if tt.absent != "" && strings.Contains(out, tt.absent) {
 				t.Errorf("output has %q:\n%s", tt.absent, out)
+			}
+		})
+	}
+}
+
+// TestPatchWrapsOptionsBuiltBeyondBindAddress: metrics options with more than a bind address are wrapped in
+// diagnosticsOptions.Apply, whatever fields they carry and however many statements build them; the old
+// flags stay as deprecated aliases, and the kubebuilder v4 scaffold's --metrics-secure and stock filter go.
+func TestPatchWrapsOptionsBuiltBeyondBindAddress(t *testing.T) {
+	const head = `package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+var setupLog = ctrl.Log
+
+func main() {
+	var metricsAddr string
+	var secureMetrics bool
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "metrics")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "https")
+	flag.Parse()
+	_ = filters.WithAuthenticationAndAuthorization
+`
+	const tail = "\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
+	tests := []struct {
+		name, body string
+		want       []string
+		absent     []string
+	}{
+		{"an inline literal with more fields",
+			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr, SecureServing: secureMetrics}})\n",
+			[]string{
+				"metricsOptions, err := diagnosticsOptions.Apply(server.Options{BindAddress: diagnosticsOptions.Address, SecureServing: !diagnosticsOptions.Insecure})",
+				"ctrl.Options{Metrics: metricsOptions,",
+				`diagnostics.DeprecatedAlias("metrics-bind-address", diagnostics.FlagDiagnosticsAddress)`,
+				`diagnostics.DeprecatedNegation("metrics-secure", diagnostics.FlagInsecureDiagnostics)`,
+			},
+			[]string{"var secureMetrics", `"metrics-secure", true`}},
+		{"a variable completed in several statements, the stock filter under --metrics-secure",
+			"\topts := server.Options{SecureServing: secureMetrics}\n\topts.BindAddress = metricsAddr\n" +
+				"\tif secureMetrics {\n\t\topts.FilterProvider = filters.WithAuthenticationAndAuthorization\n\t}\n" +
+				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: opts})\n",
+			[]string{
+				"opts.BindAddress = diagnosticsOptions.Address",
+				"metricsOptions, err := diagnosticsOptions.Apply(opts)",
+				"ctrl.Options{Metrics: metricsOptions,",
+			},
+			[]string{"if secureMetrics", "opts.FilterProvider"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseSource("main.go", []byte(head+tt.body+tail))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkg := &Package{Dir: ".", Files: []*File{f}}
+			m, err := Analyze(pkg, f, FindManagerCall(f)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Wrap {
+				t.Fatal("not wrapped")
+			}
+			changes, err := Patch(m, Diagkit, MarkersCollected)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(changes[0].After)
+			if _, err := ParseSource("main.go", changes[0].After); err != nil {
+				t.Fatalf("the output does not parse: %v\n%s", err, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("output still has %q:\n%s", a, out)
+				}
 			}
 		})
 	}

@@ -194,10 +194,33 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 		if reg.Func == m.Func && m.ErrorCheck != nil && reg.File == m.File {
 			onError = m.errorBody("unable to register diagnostics flags")
 		}
-		registration = fmt.Sprintf("if err := %s.%s(%s); err != nil {\n%s\n}", target, method, fs, onError)
+		args := fs
+		if m.Wrap {
+			args += ",\n" + m.aliases(importIn(reg.File)) + ",\n"
+		}
+		registration = fmt.Sprintf("if err := %s.%s(%s); err != nil {\n%s\n}", target, method, args, onError)
 	}
 	add(reg.File, fmt.Sprintf("register the diagnostics flags in place of --%s", reg.FlagName),
 		edit.Edit{Start: reg.File.Offset(reg.Stmt.Pos()), End: reg.File.Offset(reg.Stmt.End()), Text: registration})
+
+	if m.Wrap {
+		if backend == CAPI {
+			return edit.Refusedf("%s:%d: metrics options built beyond BindAddress are wrapped in diagkit's diagnostics.Apply; use --backend diagkit", m.File.Path, m.File.Line(m.Metrics.Pos()))
+		}
+		if err := m.planWrap(field, add); err != nil {
+			return err
+		}
+		source := withLastName(m.File.Text(m.BindAddress), field)
+		if why, es := m.planFollowZap(source); len(es) > 0 {
+			add(m.File, why, es...)
+		}
+		webhookEdits, err := m.planWebhookTLSFrom(source + ".TLSOptions()")
+		if err != nil {
+			return err
+		}
+		add(m.File, "apply the same TLS settings to the webhook server", webhookEdits...)
+		return nil
+	}
 
 	// Derive the options before the statement holding ctrl.Options.
 	if m.ErrorCheck == nil {
@@ -324,7 +347,14 @@ func (m *Manager) planWebhookTLSFrom(expr string) ([]edit.Edit, error) {
 	}
 	call, ok := server.(*ast.CallExpr)
 	if ok && len(call.Args) == 1 {
-		if lit, ok := call.Args[0].(*ast.CompositeLit); ok {
+		arg := call.Args[0]
+		if id, ok := arg.(*ast.Ident); ok {
+			// webhookServerOptions := webhook.Options{…} (kubebuilder v4), then webhook.NewServer(webhookServerOptions).
+			if lit, _ := findAssignedLiteral(m.Func, id.Name, call.Pos()); lit != nil {
+				arg = lit
+			}
+		}
+		if lit, ok := arg.(*ast.CompositeLit); ok {
 			for _, elt := range lit.Elts {
 				if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "TLSOpts") {
 					return []edit.Edit{{Start: m.File.Offset(kv.Value.Pos()), End: m.File.Offset(kv.Value.End()),

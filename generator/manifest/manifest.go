@@ -29,6 +29,9 @@ type Container struct {
 	Name       string
 	// Clusterctl is true when the file already uses ${VAR:=default} variables.
 	Clusterctl bool
+	// AddressElsewhere says an overlay passes the diagnostics address (kubebuilder v4's metrics patch):
+	// Patch adds --insecure-diagnostics and the port, not a second address.
+	AddressElsewhere bool
 
 	src   []byte
 	lines []int
@@ -213,7 +216,7 @@ func (c *Container) patchArgs(oldFlag string) (edits []edit.Edit, why []string, 
 		address, insecure = "${CAPI_DIAGNOSTICS_ADDRESS:=:8443}", "${CAPI_INSECURE_DIAGNOSTICS:=false}"
 	}
 	var add []string
-	if !c.hasArg(AddressFlag) {
+	if !c.hasArg(AddressFlag) && !c.AddressElsewhere {
 		add = append(add, AddressFlag+"="+address)
 	}
 	if !c.hasArg(InsecureFlag) {

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package gosource
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"strconv"
+	"strings"
+
+	"github.com/diagkit/diagkit/generator/edit"
+)
+
+// ControllerRuntimeFilters is controller-runtime's authentication filter package, which the kubebuilder v4
+// scaffold uses.
+const ControllerRuntimeFilters = "sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+
+// secureFlag is the kubebuilder v4 scaffold's switch between HTTPS with controller-runtime's filter and
+// plain HTTP; it becomes a negated alias of --insecure-diagnostics.
+const secureFlag = "metrics-secure"
+
+func onlyBindAddress(lit *ast.CompositeLit) bool {
+	for _, elt := range lit.Elts {
+		if kv, ok := elt.(*ast.KeyValueExpr); !ok || !isIdent(kv.Key, "BindAddress") {
+			return false
+		}
+	}
+	return true
+}
+
+func bindAddressOf(lit *ast.CompositeLit) ast.Expr {
+	for _, elt := range lit.Elts {
+		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "BindAddress") {
+			return kv.Value
+		}
+	}
+	return nil
+}
+
+// analyzeWrap finds, for metrics options the retrofit wraps, where their bind address comes from: the
+// BindAddress of the metricsserver.Options literal (inline, or assigned to the variable passed as Metrics
+// earlier in the function), or a later `<variable>.BindAddress = …`; and the v4 scaffold's --metrics-secure.
+func (m *Manager) analyzeWrap() error {
+	m.Wrap = true
+	f, v := m.File, m.Metrics.Value
+	var lit *ast.CompositeLit
+	var name string
+	switch v := v.(type) {
+	case *ast.CompositeLit:
+		lit = v
+	case *ast.Ident:
+		name = v.Name
+		lit, _ = findAssignedLiteral(m.Func, v.Name, m.Call.Pos())
+	default:
+		return m.errorAt(f, v, "metrics server options in a literal or a variable of "+m.Func.Name.Name+" (a helper's result is not followed yet)", f.Text(v))
+	}
+	if lit != nil && !m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") {
+		return m.errorAt(f, lit, "metricsserver.Options{…}", f.Text(lit.Type))
+	}
+	if lit != nil {
+		m.BindAddress = bindAddressOf(lit)
+	}
+	if name != "" {
+		ast.Inspect(m.Func.Body, func(n ast.Node) bool {
+			as, ok := n.(*ast.AssignStmt)
+			if !ok || as.Pos() > m.Call.Pos() || len(as.Lhs) != 1 || len(as.Rhs) != 1 {
+				return true
+			}
+			if sel, ok := as.Lhs[0].(*ast.SelectorExpr); ok && sel.Sel.Name == "BindAddress" && isIdent(sel.X, name) {
+				m.BindAddress = as.Rhs[0]
+			}
+			return true
+		})
+	}
+	if m.BindAddress == nil {
+		return m.errorAt(f, v, "metrics server options whose BindAddress is set from a flag in "+m.Func.Name.Name, f.Text(v))
+	}
+	var err error
+	if m.Secure, err = findRegistrationOf(m.Pkg, "BoolVar", secureFlag); err != nil || m.Secure == nil {
+		return err
+	}
+	target := m.Secure.Call.Args[0].(*ast.UnaryExpr).X
+	_, isField := target.(*ast.SelectorExpr)
+	if m.SecureStorage = findStorage(m.Pkg, m.Secure.Func, lastName(target), isField); m.SecureStorage == nil {
+		return m.errorAt(m.Secure.File, target, "the declaration of "+lastName(target), "none")
+	}
+	return nil
+}
+
+// findRegistrationOf finds the one fs.<method>(&x, "flag", …) call in pkg registering flag.
+func findRegistrationOf(pkg *Package, method, flag string) (*Registration, error) {
+	var regs []*Registration
+	for _, f := range pkg.Files {
+		for _, decl := range f.AST.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				stmt, ok := n.(*ast.ExprStmt)
+				if !ok {
+					return true
+				}
+				call, ok := stmt.X.(*ast.CallExpr)
+				if !ok || len(call.Args) != 4 {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != method {
+					return true
+				}
+				if addr, ok := call.Args[0].(*ast.UnaryExpr); !ok || addr.Op != token.AND {
+					return true
+				}
+				if name, ok := stringLit(call.Args[1]); ok && name == flag {
+					regs = append(regs, &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: name})
+				}
+				return true
+			})
+		}
+	}
+	if len(regs) == 0 {
+		return nil, nil
+	}
+	if len(regs) > 1 {
+		r := regs[1]
+		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.Call.Pos()), Expected: "one registration of --" + flag, Found: "several"}
+	}
+	r := regs[0]
+	lib, ok := flagLibrary(r.File, r.Func, r.FlagSet)
+	if !ok {
+		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.FlagSet.Pos()), Expected: "a flag or pflag FlagSet", Found: r.File.Text(r.FlagSet)}
+	}
+	r.Library = lib
+	return r, nil
+}
+
+// aliases is the argument list that keeps the old flags as deprecated aliases of the diagnostics flags.
+func (m *Manager) aliases(pkg string) string {
+	list := []string{fmt.Sprintf("%s.DeprecatedAlias(%q, %s.FlagDiagnosticsAddress)", pkg, m.Registration.FlagName, pkg)}
+	if m.Secure != nil {
+		list = append(list, fmt.Sprintf("%s.DeprecatedNegation(%q, %s.FlagInsecureDiagnostics)", pkg, secureFlag, pkg))
+	}
+	return strings.Join(list, ",\n")
+}
+
+// planWrap plans what wrapping adds to planFlags' storage and registration edits: the old variables'
+// other uses read the diagnostics options, --metrics-secure's registration and the scaffold's
+// `if secureMetrics { ….FilterProvider = … }` go (Apply sets the filter), and the options reach the manager
+// through diagnosticsOptions.Apply. field is the diagnostics options' name where the bind address was stored.
+func (m *Manager) planWrap(field string, add func(*File, string, ...edit.Edit)) error {
+	f := m.File
+	bindName := lastName(m.BindAddress)
+	options := withLastName(f.Text(m.BindAddress), field)
+	replaced := map[*File]map[token.Pos]bool{}
+	skip := func(file *File, pos token.Pos) {
+		if replaced[file] == nil {
+			replaced[file] = map[token.Pos]bool{}
+		}
+		replaced[file][pos] = true
+	}
+	// The registration's &x and the declaration are replaced by planFlags already.
+	skip(m.Registration.File, m.Registration.Call.Args[0].(*ast.UnaryExpr).X.Pos())
+	for _, id := range m.Storage.Names {
+		skip(m.Storage.File, id.Pos())
+	}
+
+	uses := func(file *File, root ast.Node, name string, fn func(e ast.Expr)) {
+		ast.Inspect(root, func(n ast.Node) bool {
+			switch e := n.(type) {
+			case *ast.SelectorExpr:
+				if e.Sel.Name == name && !replaced[file][e.Pos()] && !replaced[file][e.Sel.Pos()] {
+					fn(e)
+					return false
+				}
+			case *ast.Ident:
+				if e.Name == name && !replaced[file][e.Pos()] {
+					fn(e)
+				}
+			}
+			return true
+		})
+	}
+	_, bindIsField := m.BindAddress.(*ast.SelectorExpr)
+	// Uses in the manager's function are replaced; those inside the Metrics: value are applied to its text,
+	// which moves into the Apply call.
+	var subs []edit.Edit
+	uses(m.File, m.Func.Body, bindName, func(e ast.Expr) {
+		if _, isSel := e.(*ast.SelectorExpr); isSel != bindIsField {
+			return
+		}
+		subs = append(subs, edit.Edit{Start: f.Offset(e.Pos()), End: f.Offset(e.End()), Text: options + ".Address"})
+	})
+
+	if m.Secure != nil {
+		st, reg := m.SecureStorage, m.Secure
+		secureName := st.Name.Name
+		add(reg.File, fmt.Sprintf("keep --%s as a deprecated alias of --insecure-diagnostics (with the opposite value)", secureFlag),
+			edit.Edit{Start: lineStart(reg.File.Src, reg.File.Offset(reg.Stmt.Pos())), End: lineEnd(reg.File.Src, reg.File.Offset(reg.Stmt.End())) + 1})
+		add(st.File, "", removeName(st)...)
+		skip(reg.File, reg.Call.Args[0].(*ast.UnaryExpr).X.Pos())
+		for _, id := range st.Names {
+			skip(st.File, id.Pos())
+		}
+		// The scaffold's `if secureMetrics { opts.FilterProvider = filters.WithAuthenticationAndAuthorization }`.
+		var filterUses int
+		ast.Inspect(m.Func.Body, func(n ast.Node) bool {
+			is, ok := n.(*ast.IfStmt)
+			if !ok || !isIdent(is.Cond, secureName) || is.Else != nil || !onlySetsFilter(is.Body) {
+				return true
+			}
+			skip(f, is.Cond.Pos())
+			filterUses++
+			start := lineStart(f.Src, f.Offset(is.Pos()))
+			if prev := lineStart(f.Src, max(start-1, 0)); start > 0 && strings.TrimSpace(string(f.Src[prev:start])) == "" {
+				start = prev // the blank line before it too, or gofmt would merge two blank lines into one
+			}
+			add(f, "drop controller-runtime's filter: Apply sets diagkit's",
+				edit.Edit{Start: start, End: lineEnd(f.Src, f.Offset(is.End())) + 1})
+			return false
+		})
+		uses(m.File, m.Func.Body, secureName, func(e ast.Expr) {
+			subs = append(subs, edit.Edit{Start: f.Offset(e.Pos()), End: f.Offset(e.End()), Text: "!" + options + ".Insecure"})
+		})
+		if name, ok := f.ImportName(ControllerRuntimeFilters); ok && filterUses > 0 && usesOf(f, name) == filterUses {
+			for _, spec := range f.AST.Imports {
+				if p, _ := strconv.Unquote(spec.Path.Value); p == ControllerRuntimeFilters {
+					add(f, "", edit.Edit{Start: lineStart(f.Src, f.Offset(spec.Pos())), End: lineEnd(f.Src, f.Offset(spec.End())) + 1})
+				}
+			}
+		}
+	}
+
+	// Derive the metrics options just before the statement holding ctrl.Options.
+	if m.ErrorCheck == nil {
+		return &edit.PositionError{File: f.Path, Line: f.Line(m.Call.Pos()), Expected: "`if err != nil` right after the manager is created (its style is copied)", Found: "none"}
+	}
+	if declares(m.Func, "metricsOptions") {
+		return &edit.PositionError{File: f.Path, Line: f.Line(m.Func.Pos()), Expected: "no variable named metricsOptions in " + m.Func.Name.Name, Found: "one"}
+	}
+	vStart, vEnd := f.Offset(m.Metrics.Value.Pos()), f.Offset(m.Metrics.Value.End())
+	var inValue []edit.Edit
+	for _, e := range subs {
+		if e.Start >= vStart && e.End <= vEnd {
+			inValue = append(inValue, edit.Edit{Start: e.Start - vStart, End: e.End - vStart, Text: e.Text})
+		} else {
+			add(f, "", e)
+		}
+	}
+	value, err := edit.Apply(f.Src[vStart:vEnd], inValue)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	derive := fmt.Sprintf("metricsOptions, err := %s.Apply(%s)\nif err != nil {\n%s\n}\n", options, value, m.errorBody("invalid diagnostics flags"))
+	add(f, "serve metrics with the options the manager built, the diagnostics flags laid over them (diagnostics.Apply)",
+		edit.Insert(f.Offset(m.OptionsStmt.Pos()), derive),
+		edit.Edit{Start: f.Offset(m.Metrics.Value.Pos()), End: f.Offset(m.Metrics.Value.End()), Text: "metricsOptions"})
+	return nil
+}
+
+// onlySetsFilter says whether a block holds nothing but assignments to a FilterProvider field.
+func onlySetsFilter(b *ast.BlockStmt) bool {
+	if len(b.List) == 0 {
+		return false
+	}
+	for _, s := range b.List {
+		as, ok := s.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 1 {
+			return false
+		}
+		if sel, ok := as.Lhs[0].(*ast.SelectorExpr); !ok || sel.Sel.Name != "FilterProvider" {
+			return false
+		}
+	}
+	return true
+}
+
+// removeName deletes st's name from its declaration: the whole line when it declares nothing else.
+func removeName(st *Storage) []edit.Edit {
+	f := st.File
+	if len(st.Names) == 1 {
+		var node ast.Node = st.Node
+		// `var x bool` is a DeclStmt around the ValueSpec: remove the statement's line.
+		start, end := f.Offset(node.Pos()), f.Offset(node.End())
+		ls := lineStart(f.Src, start)
+		if strings.TrimSpace(string(f.Src[ls:start])) == "var" {
+			start = ls
+		}
+		return []edit.Edit{{Start: lineStart(f.Src, start), End: lineEnd(f.Src, end) + 1}}
+	}
+	i := indexOf(st.Names, st.Name)
+	if i+1 < len(st.Names) {
+		return []edit.Edit{{Start: f.Offset(st.Names[i].Pos()), End: f.Offset(st.Names[i+1].Pos())}}
+	}
+	return []edit.Edit{{Start: f.Offset(st.Names[i-1].End()), End: f.Offset(st.Names[i].End())}}
+}
