@@ -3,6 +3,7 @@
 package metricsproxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -17,12 +18,15 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
+
+	"github.com/diagkit/diagkit/diagnostics"
 )
 
 // Proxy serves every upstream on its own listener.
 type Proxy struct {
 	servers   []*http.Server
 	listeners []net.Listener
+	limit     *connLimit
 	log       logr.Logger
 }
 
@@ -56,6 +60,10 @@ func New(ctx context.Context, o *Options, cfg *rest.Config, log logr.Logger) (*P
 	if err != nil {
 		return nil, err
 	}
+	readHeader := cmp.Or(o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	idle := cmp.Or(o.IdleTimeout, DefaultIdleTimeout)
+	limit := newConnLimit(cmp.Or(o.MaxConnections, DefaultMaxConnections))
+	p.limit = limit
 	for i := range o.Upstreams {
 		u := &o.Upstreams[i]
 		handler, err := upstreamHandler(u, reviewed, log)
@@ -68,15 +76,17 @@ func New(ctx context.Context, o *Options, cfg *rest.Config, log logr.Logger) (*P
 			p.close()
 			return nil, fmt.Errorf("upstream %s: listen on %s: %w", u.Name, addrs[i], err)
 		}
-		p.listeners = append(p.listeners, tls.NewListener(ln, tlsConfig))
+		// The cap counts TCP connections, before their TLS handshake.
+		p.listeners = append(p.listeners, tls.NewListener(limit.listener(ln), tlsConfig))
 		p.servers = append(p.servers, &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: 10 * time.Second,
+			Handler: handler,
+			// Also the TLS handshake's deadline: a connection that sends nothing is closed after it.
+			ReadHeaderTimeout: readHeader,
 			// Nothing is read from a request body; the response may take the upstream's whole timeout.
-			ReadTimeout:    15 * time.Second,
+			ReadTimeout:    readHeader + 5*time.Second,
 			WriteTimeout:   u.Timeout + 15*time.Second,
-			IdleTimeout:    2 * time.Minute,
-			MaxHeaderBytes: 64 << 10,
+			IdleTimeout:    idle,
+			MaxHeaderBytes: cmp.Or(o.Diagnostics.MaxHeaderBytes, diagnostics.DefaultMaxHeaderBytes),
 			// TLS handshake failures and the like: scanners cause them all day, so at V(1).
 			ErrorLog: stdlog.New(logWriter{log.V(1).WithValues("upstream", u.Name)}, "", 0),
 		})
@@ -123,11 +133,24 @@ func (p *Proxy) Run(ctx context.Context) error {
 	for i, s := range p.servers {
 		go func() { errs <- s.Serve(p.listeners[i]) }()
 	}
-	select {
-	case err := <-errs:
-		p.close()
-		return err
-	case <-ctx.Done():
+	// Connections refused at the cap are reported once a minute, not one line each: a flood would bury the log.
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	var reported int64
+wait:
+	for {
+		select {
+		case err := <-errs:
+			p.close()
+			return err
+		case <-tick.C:
+			if n := p.limit.refused.Load(); n > reported {
+				p.log.Info("connections refused: the connection cap was reached", "refused", n-reported, "max", cap(p.limit.slots))
+				reported = n
+			}
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
