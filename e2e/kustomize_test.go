@@ -3,27 +3,67 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/diagkit/diagkit/diagnostics"
 	"github.com/diagkit/diagkit/e2e/framework"
 	"github.com/diagkit/diagkit/kustomize"
 )
 
+// kustomizeFixtures are the kustomize package's fixtures that deploy a manager (see
+// kustomize/testdata/README.md): project shapes with the components in config/default or in an overlay,
+// and the manager args in every YAML style that builds.
+var kustomizeFixtures = []string{"kubebuilder-v3", "kubebuilder-v3-overlay", "kubebuilder-v4", "kubebuilder-v4-overlay",
+	"capi-provider", "eks-anywhere",
+	"args-styles/plain", "args-styles/double-quoted", "args-styles/single-quoted", "args-styles/flow", "args-styles/commented"}
+
+// kustomizeFixtureDirs names the kustomization a fixture builds, where it is not <fixture>/config/default.
+var kustomizeFixtureDirs = map[string]string{
+	"kubebuilder-v3":         "kubebuilder-v3/config/diagkit-in-default",
+	"kubebuilder-v3-overlay": "kubebuilder-v3/config/diagkit-overlay",
+	"kubebuilder-v4":         "kubebuilder-v4/config/diagkit-in-default",
+	"kubebuilder-v4-overlay": "kubebuilder-v4/config/diagkit-overlay",
+}
+
+func kustomizeFixtureDir(fixture string) string {
+	dir := filepath.Join(fixture, "config", "default")
+	if d, ok := kustomizeFixtureDirs[fixture]; ok {
+		dir = d
+	} else if strings.HasPrefix(fixture, "args-styles/") {
+		dir = fixture
+	}
+	return filepath.Join("..", "kustomize", "testdata", dir)
+}
+
 // TestKustomizeComponentsOnAPIServer creates the rendered output of every kustomize fixture on the real
-// API server (which validates every object, monitors and certificates against their CRDs), then asks
-// the API server what the resulting RBAC allows.
+// API server (which validates every object, monitors and certificates against their CRDs), checks the
+// manager as the API server stores it, then asks the API server what the resulting RBAC allows. Fixtures
+// share names (a project adopting the components in config/default or in an overlay), so each one's objects
+// are deleted before the next is created.
 func TestKustomizeComponentsOnAPIServer(t *testing.T) {
 	cp := controlPlane
-	for _, fixture := range []string{"kubebuilder-v3", "kubebuilder-v4", "capi-provider", "eks-anywhere"} {
+	for _, fixture := range kustomizeFixtures {
 		t.Run(fixture, func(t *testing.T) {
 			ctx := t.Context()
 			objs := applyFixture(t, cp, fixture)
+			t.Cleanup(func() { deleteObjects(t, cp, objs) })
+			checkStoredManager(t, cp, objs)
 
 			manager := managerSubject(t, objs)
 			ns := manager.Namespace
@@ -93,7 +133,7 @@ func applyFixture(t *testing.T, cp *framework.ControlPlane, fixture string) []*u
 	if err := cp.InstallCRDs(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := kustomize.Build(filepath.Join("..", "kustomize", "testdata", fixture, "config", "default"))
+	out, err := kustomize.Build(kustomizeFixtureDir(fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +145,94 @@ func applyFixture(t *testing.T, cp *framework.ControlPlane, fixture string) []*u
 		t.Fatalf("the API server refused the rendered output of %s: %v", fixture, err)
 	}
 	return objs
+}
+
+// checkStoredManager reads the manager Deployment back from the API server: exactly one diagnostics address
+// and no older metrics flag in its args, and exactly one Service of the output selecting its pods on 8443.
+func checkStoredManager(t *testing.T, cp *framework.ControlPlane, objs []*unstructured.Unstructured) {
+	t.Helper()
+	cl := adminClient(t, cp)
+	var deploy appsv1.Deployment
+	var services []string
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			if err := cl.Get(t.Context(), client.ObjectKeyFromObject(o), &deploy); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Service" {
+			continue
+		}
+		var svc corev1.Service
+		if err := cl.Get(t.Context(), client.ObjectKeyFromObject(o), &svc); err != nil {
+			t.Fatal(err)
+		}
+		selected := len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(deploy.Spec.Template.Labels))
+		for _, p := range svc.Spec.Ports {
+			if selected && (p.TargetPort.IntValue() == 8443 || p.TargetPort.String() == "metrics") {
+				services = append(services, svc.Name)
+			}
+		}
+	}
+	if len(services) != 1 {
+		t.Errorf("Services reaching the manager's port 8443: %v, want exactly one", services)
+	}
+	for _, c := range deploy.Spec.Template.Spec.Containers {
+		if c.Name != "manager" {
+			continue
+		}
+		var addresses []string
+		for _, a := range c.Args {
+			if strings.HasPrefix(a, "--"+diagnostics.FlagDiagnosticsAddress+"=") || strings.Contains(a, "metrics-bind-addr") || strings.Contains(a, "metrics-addr") {
+				addresses = append(addresses, a)
+			}
+		}
+		if want := []string{"--" + diagnostics.FlagDiagnosticsAddress + "=:8443"}; !slices.Equal(addresses, want) {
+			t.Errorf("manager args %v: metrics addresses %v, want %v", c.Args, addresses, want)
+		}
+		return
+	}
+	t.Errorf("Deployment %s has no container named manager", deploy.Name)
+}
+
+// deleteObjects deletes what applyFixture created, but for namespaces and CustomResourceDefinitions (shared,
+// and slow to go), and waits until the API server no longer has them.
+func deleteObjects(t *testing.T, cp *framework.ControlPlane, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := context.Background()
+	cl := adminClient(t, cp)
+	var deleted []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" || o.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		err := cl.Delete(ctx, o.DeepCopy(), client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete %s %s: %v", o.GetKind(), o.GetName(), err)
+			continue
+		}
+		deleted = append(deleted, o)
+	}
+	for _, o := range deleted {
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			err := cl.Get(ctx, client.ObjectKeyFromObject(o), o.DeepCopy())
+			return apierrors.IsNotFound(err), nil
+		})
+		if err != nil {
+			t.Errorf("%s %s is still there: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+}
+
+func adminClient(t *testing.T, cp *framework.ControlPlane) client.Client {
+	t.Helper()
+	cl, err := client.New(cp.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }
 
 // managerSubject is the ServiceAccount the manager Deployment runs as.
