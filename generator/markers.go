@@ -41,7 +41,10 @@ func (t *Target) markerPackages() ([]MarkerPackage, error) {
 	if t.markers != nil {
 		return t.markers, nil
 	}
-	dirs := map[string]bool{t.MainPackage.Dir: true}
+	dirs := map[string]bool{}
+	if t.MainPackage != nil {
+		dirs[t.MainPackage.Dir] = true
+	}
 	for dir, pkg := range t.index.pkgs {
 		if len(pkg.RBAC) > 0 {
 			dirs[dir] = true
@@ -50,7 +53,7 @@ func (t *Target) markerPackages() ([]MarkerPackage, error) {
 	pkgs := []MarkerPackage{}
 	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
 		pkg := t.MainPackage
-		if dir != t.MainPackage.Dir {
+		if pkg == nil || dir != pkg.Dir {
 			var err error
 			if pkg, err = gosource.LoadPackage(t.Root, dir); err != nil {
 				return nil, err

@@ -52,6 +52,9 @@ type DetectOptions struct {
 	// other way, for example): Target.Manager then holds what the analysis found and ManagerErr why it
 	// stopped. For readers such as diagkit check; Retrofit needs a complete analysis.
 	Partial bool
+	// Describe goes on whatever it cannot analyse about the manager — not found, several, a shape retrofit
+	// does not know — so that diagkit detect can print everything else: Target.ManagerErr says why.
+	Describe bool
 }
 
 // Target is a read-only snapshot of a repository and the facts found in it.
@@ -121,45 +124,21 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 		return nil, &edit.PositionError{File: "go.mod", Expected: "a requirement of " + controllerRuntimeModule, Found: "none"}
 	}
 	t.ControllerRuntime = cr
+	var refused error
 	if semver.Compare(cr, minControllerRuntime) < 0 {
-		return t, edit.Refusedf("controller-runtime %s has no Metrics server options (ctrl.Options.MetricsBindAddress was replaced by Metrics in %s); upgrade to controller-runtime %s or later first",
+		refused = edit.Refusedf("controller-runtime %s has no Metrics server options (ctrl.Options.MetricsBindAddress was replaced by Metrics in %s); upgrade to controller-runtime %s or later first",
 			cr, minControllerRuntime, minControllerRuntime)
+		if !opts.Describe {
+			return t, refused
+		}
 	}
 	t.ClusterAPI, t.ClusterAPIReplace, _ = t.Module.Version(clusterAPIModule)
 
 	if t.index, err = indexModule(root, t.Module.File.Module.Mod.Path); err != nil {
 		return nil, fmt.Errorf("read the module's Go files: %w", err)
 	}
-	mainFile := opts.Main
-	if mainFile == "" {
-		if mainFile, err = findManager(root, t.index); err != nil {
-			return nil, err
-		}
-	}
-	mainFile = filepath.ToSlash(filepath.Clean(mainFile))
-	if t.MainPackage, err = gosource.LoadPackage(root, path.Dir(mainFile)); err != nil {
-		return nil, fmt.Errorf("load the manager's package: %w", err)
-	}
-	var file *gosource.File
-	for _, f := range t.MainPackage.Files {
-		t.keep(f.Path, f.Src)
-		if f.Path == mainFile {
-			file = f
-		}
-	}
-	if file == nil {
-		return nil, fmt.Errorf("%s: no such Go file", mainFile)
-	}
-	calls := gosource.FindManagerCall(file)
-	if len(calls) != 1 {
-		return nil, &edit.PositionError{File: mainFile, Expected: "one ctrl.NewManager call", Found: fmt.Sprint(len(calls))}
-	}
-	commands, err := commandPackages(root, t.index, t.MainPackage.Dir)
-	if err != nil {
-		return nil, err
-	}
-	if t.Manager, err = gosource.Analyze(t.MainPackage, file, calls[0], commands...); err != nil {
-		if !opts.Partial {
+	if err := t.detectManager(opts); err != nil {
+		if !opts.Describe {
 			return nil, err
 		}
 		t.ManagerErr = err
@@ -190,7 +169,7 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	if t.Deployed, err = deployedTrees(t.rendered, t.Container); err != nil {
 		return nil, err
 	}
-	return t, nil
+	return t, refused
 }
 
 // renderTrees builds every kustomization once, keeping the output of those that render.
@@ -220,6 +199,48 @@ func deployedTrees(rendered map[string][]byte, c *manifest.Container) (map[strin
 		}
 	}
 	return deployed, nil
+}
+
+// detectManager finds the manager's file and package and analyses the ctrl.NewManager call.
+func (t *Target) detectManager(opts DetectOptions) error {
+	mainFile := opts.Main
+	if mainFile == "" {
+		var err error
+		if mainFile, err = findManager(t.Root, t.index); err != nil {
+			return err
+		}
+	}
+	mainFile = filepath.ToSlash(filepath.Clean(mainFile))
+	pkg, err := gosource.LoadPackage(t.Root, path.Dir(mainFile))
+	if err != nil {
+		return fmt.Errorf("load the manager's package: %w", err)
+	}
+	t.MainPackage = pkg
+	var file *gosource.File
+	for _, f := range t.MainPackage.Files {
+		t.keep(f.Path, f.Src)
+		if f.Path == mainFile {
+			file = f
+		}
+	}
+	if file == nil {
+		return fmt.Errorf("%s: no such Go file", mainFile)
+	}
+	calls := gosource.FindManagerCall(file)
+	if len(calls) != 1 {
+		return &edit.PositionError{File: mainFile, Expected: "one ctrl.NewManager call", Found: fmt.Sprint(len(calls))}
+	}
+	commands, err := commandPackages(t.Root, t.index, t.MainPackage.Dir)
+	if err != nil {
+		return err
+	}
+	if t.Manager, err = gosource.Analyze(t.MainPackage, file, calls[0], commands...); err != nil {
+		if !opts.Partial && !opts.Describe {
+			return err
+		}
+		t.ManagerErr = err
+	}
+	return nil
 }
 
 // overlays are the rendered trees that deploy the manager, except manager.yaml's own directory: the
@@ -395,15 +416,28 @@ func (t *Target) Describe(w *strings.Builder) {
 		capi += " (replaced by " + t.ClusterAPIReplace + ")"
 	}
 	line("cluster-api", capi)
-	if m := t.Manager; m != nil {
-		line("main", fmt.Sprintf("%s:%d (%s)", m.File.Path, m.File.Line(m.Call.Pos()), m.Func.Name.Name))
+	switch m := t.Manager; {
+	case m == nil && t.ManagerErr != nil:
+		line("main", "not analysed: "+t.ManagerErr.Error())
+	case m != nil:
+		where := "package level"
+		if m.Func != nil {
+			where = m.Func.Name.Name
+		}
+		line("main", fmt.Sprintf("%s:%d (%s)", m.File.Path, m.File.Line(m.Call.Pos()), where))
 		line("options", m.OptionsStyle())
-		if m.Retrofitted {
+		switch r := m.Registration; {
+		case m.Retrofitted:
 			line("metrics", "already served from diagnostics options")
-		} else {
-			r := m.Registration
+		case t.ManagerErr != nil:
+			line("metrics", "not analysed: "+t.ManagerErr.Error())
+		case r != nil:
 			line("flags", fmt.Sprintf("%s, --%s registered at %s:%d", r.Library, r.FlagName, r.File.Path, r.File.Line(r.Call.Pos())))
-			line("metrics", fmt.Sprintf("--%s (default %q) into %s", r.FlagName, r.Default, m.File.Text(m.BindAddress)))
+			how := "into " + m.File.Text(m.BindAddress)
+			if m.Wrap {
+				how += ", options wrapped in diagnostics.Apply: " + m.File.Text(m.Metrics.Value)
+			}
+			line("metrics", fmt.Sprintf("--%s (default %q) %s", r.FlagName, r.Default, how))
 		}
 	}
 	line("controller-gen", t.ControllerGenVersion)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/diagkit/diagkit/generator"
-	"github.com/diagkit/diagkit/generator/edit"
 )
 
 func newDetectCommand(out io.Writer) *cobra.Command {
@@ -29,8 +27,10 @@ manifests, and the reason when retrofit would refuse the repository.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			target, err := generator.Detect(dir, generator.DetectOptions{Main: main})
-			if target != nil && errors.Is(err, edit.ErrRefused) {
+			// Everything detect can find is printed, whatever it cannot analyse; the exit code is then
+			// retrofit's: 3 for a repository it refuses, 2 for a manager it cannot patch.
+			target, err := generator.Detect(dir, generator.DetectOptions{Main: main, Describe: true})
+			if target != nil {
 				var b strings.Builder
 				target.Describe(&b)
 				fmt.Fprint(out, b.String())
@@ -38,10 +38,7 @@ manifests, and the reason when retrofit would refuse the repository.`,
 			if err != nil {
 				return err
 			}
-			var b strings.Builder
-			target.Describe(&b)
-			fmt.Fprint(out, b.String())
-			return nil
+			return target.ManagerErr
 		},
 	}
 	cmd.Flags().StringVar(&main, "main", "", "the Go file that creates the manager, relative to DIR (default: detected)")

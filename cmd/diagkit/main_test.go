@@ -78,3 +78,47 @@ func TestRetrofitPrintsWhatIsLeft(t *testing.T) {
 		t.Errorf("etcdadm-controller: %v\n%s", err, out)
 	}
 }
+
+// TestDetectAlwaysPrints: whatever detect cannot analyse, it prints everything else it found and says why,
+// with retrofit's exit code: a refused repository (3), a manager whose options no shape matches (2).
+func TestDetectAlwaysPrints(t *testing.T) {
+	fixture := filepath.Join("..", "..", "generator", "testdata", "targets")
+	out, err := execute("detect", filepath.Join(fixture, "controller-runtime-v0.15"))
+	if !errors.Is(err, edit.ErrRefused) {
+		t.Errorf("controller-runtime v0.15: %v, want refused (exit 3)", err)
+	}
+	for _, want := range []string{"controller-runtime:      v0.15.3", "main:                    main.go:", "not analysed:", "controller-gen:          v0.11.4", "role:                    config/rbac/role.yaml", "manager manifest:        config/manager/manager.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("detect on a refused repository lacks %q:\n%s", want, out)
+		}
+	}
+
+	// A manager whose options come from a function detect does not follow: not analysed, and said so.
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(fixture, "etcdadm-controller"))); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := strings.Replace(string(src), "ctrl.NewManager(ctrl.GetConfigOrDie(), opts)", "ctrl.NewManager(ctrl.GetConfigOrDie(), withDefaults(opts))", 1)
+	if built == string(src) {
+		t.Fatal("the fixture's ctrl.NewManager call changed; update the test")
+	}
+	built += "\nfunc withDefaults(o ctrl.Options) ctrl.Options { return o }\n"
+	if err := os.WriteFile(main, []byte(built), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = execute("detect", dir)
+	var pe *edit.PositionError
+	if !errors.As(err, &pe) {
+		t.Errorf("options from a function: %v, want the position error (exit 2)", err)
+	}
+	for _, want := range []string{"main:                    main.go:", "metrics:                 not analysed: main.go:", "rbac generation:         Makefile:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("detect lacks %q:\n%s", want, out)
+		}
+	}
+}
