@@ -63,6 +63,9 @@ type Manager struct {
 	Wrap          bool
 	Secure        *Registration
 	SecureStorage *Storage
+	// MetricsStmt is `opts.Metrics = …` when the options variable gets its metrics options after the
+	// literal (Metrics then holds that value); the wrap goes there.
+	MetricsStmt ast.Stmt
 
 	// related are the other packages searched for options filled in outside the manager's function.
 	related []*Package
@@ -172,14 +175,17 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 		}
 	}
 	if m.Metrics == nil {
-		return m, m.errorAt(f, m.Options, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "none")
+		// Options completed in several statements: opts.Metrics = … between the literal and the call.
+		if m.Metrics, m.MetricsStmt = m.metricsAssignment(); m.Metrics == nil {
+			return m, m.errorAt(f, m.Options, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "none")
+		}
 	}
 	if m.derivedFromDiagnostics(m.Metrics.Value) {
 		m.Retrofitted = true
 		return m, nil
 	}
 
-	if lit, ok := m.Metrics.Value.(*ast.CompositeLit); ok && m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") && onlyBindAddress(lit) {
+	if lit, ok := m.Metrics.Value.(*ast.CompositeLit); ok && m.MetricsStmt == nil && m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") && onlyBindAddress(lit) {
 		m.BindAddress = bindAddressOf(lit)
 		if m.BindAddress == nil {
 			return m, m.errorAt(f, lit, "BindAddress set from a flag", m.File.Text(lit))

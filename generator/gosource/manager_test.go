@@ -29,9 +29,9 @@ func TestAnalyzeRejectsWhatItCannotCarryOver(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"options from a helper are not followed yet",
-			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: metricsOptions(metricsAddr)})\n",
-			"main.go:17: expected metrics server options in a literal or a variable of main (a helper's result is not followed yet), found metricsOptions(metricsAddr)"},
+		{"options from a helper that does not get the flag's variable",
+			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: metricsOptions()})\n",
+			"main.go:17: expected metrics server options built from the bind address flag's variable, passed to metricsOptions as an argument, found metricsOptions()"},
 		{"wrapped options whose address no flag sets",
 			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{SecureServing: true}})\n",
 			"main.go:17: expected metrics server options whose BindAddress is set from a flag in main, found server.Options{SecureServing: true}"},
@@ -150,6 +150,7 @@ func main() {
 	flag.Parse()
 	_ = filters.WithAuthenticationAndAuthorization
 `
+	const helperFunc = "\nfunc metricsOptions(addr string, secure bool) server.Options {\n\treturn server.Options{BindAddress: addr, SecureServing: secure}\n}\n"
 	const tail = "\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
 	tests := []struct {
 		name, body string
@@ -175,10 +176,30 @@ func main() {
 				"ctrl.Options{Metrics: metricsOptions,",
 			},
 			[]string{"if secureMetrics", "opts.FilterProvider"}},
+		{"a helper building them from the flag's variable",
+			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: metricsOptions(metricsAddr, secureMetrics)})\n",
+			[]string{
+				// The helper keeps its name: the variable takes another.
+				"diagnosticsMetricsOptions, err := diagnosticsOptions.Apply(metricsOptions(diagnosticsOptions.Address, !diagnosticsOptions.Insecure))",
+				"ctrl.Options{Metrics: diagnosticsMetricsOptions,",
+			},
+			nil},
+		{"ctrl.Options completed after the literal",
+			"\topts := ctrl.Options{}\n\topts.Metrics = server.Options{BindAddress: metricsAddr}\n" +
+				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), opts)\n",
+			[]string{
+				"metricsOptions, err := diagnosticsOptions.Apply(server.Options{BindAddress: diagnosticsOptions.Address})\n\tif err != nil {",
+				"opts.Metrics = metricsOptions\n",
+			},
+			nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := ParseSource("main.go", []byte(head+tt.body+tail))
+			src := head + tt.body + tail
+			if strings.Contains(tt.body, "metricsOptions(") {
+				src += helperFunc
+			}
+			f, err := ParseSource("main.go", []byte(src))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,8 +216,12 @@ func main() {
 				t.Fatal(err)
 			}
 			out := string(changes[0].After)
-			if _, err := ParseSource("main.go", changes[0].After); err != nil {
+			again, err := ParseSource("main.go", changes[0].After)
+			if err != nil {
 				t.Fatalf("the output does not parse: %v\n%s", err, out)
+			}
+			if m2, err := Analyze(&Package{Dir: ".", Files: []*File{again}}, again, FindManagerCall(again)[0]); err != nil || !m2.Retrofitted {
+				t.Errorf("the output is not seen as retrofitted (a second run would patch again): %v", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(out, w) {

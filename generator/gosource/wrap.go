@@ -52,8 +52,20 @@ func (m *Manager) analyzeWrap() error {
 	case *ast.Ident:
 		name = v.Name
 		lit, _ = findAssignedLiteral(m.Func, v.Name, m.Call.Pos())
+	case *ast.CallExpr:
+		// A helper building the options from the flag's variable: Metrics: metricsOptions(metricsAddr).
+		for _, arg := range v.Args {
+			if name := lastName(arg); name != "" {
+				if reg, _ := findRegistration(m.Pkg, name); reg != nil {
+					m.BindAddress = arg
+				}
+			}
+		}
+		if m.BindAddress == nil {
+			return m.errorAt(f, v, "metrics server options built from the bind address flag's variable, passed to "+f.Text(v.Fun)+" as an argument", f.Text(v))
+		}
 	default:
-		return m.errorAt(f, v, "metrics server options in a literal or a variable of "+m.Func.Name.Name+" (a helper's result is not followed yet)", f.Text(v))
+		return m.errorAt(f, v, "metrics server options in a literal, a variable or a call of "+m.Func.Name.Name, f.Text(v))
 	}
 	if lit != nil && !m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") {
 		return m.errorAt(f, lit, "metricsserver.Options{…}", f.Text(lit.Type))
@@ -75,6 +87,10 @@ func (m *Manager) analyzeWrap() error {
 	}
 	if m.BindAddress == nil {
 		return m.errorAt(f, v, "metrics server options whose BindAddress is set from a flag in "+m.Func.Name.Name, f.Text(v))
+	}
+	if m.MetricsStmt != nil {
+		// The statement completing the options comes after the literal: derive just before it.
+		m.OptionsStmt = m.MetricsStmt
 	}
 	var err error
 	if m.Secure, err = findRegistrationOf(m.Pkg, "BoolVar", secureFlag); err != nil || m.Secure == nil {
@@ -236,8 +252,12 @@ func (m *Manager) planWrap(field string, add func(*File, string, ...edit.Edit)) 
 	if m.ErrorCheck == nil {
 		return &edit.PositionError{File: f.Path, Line: f.Line(m.Call.Pos()), Expected: "`if err != nil` right after the manager is created (its style is copied)", Found: "none"}
 	}
-	if declares(m.Func, "metricsOptions") {
-		return &edit.PositionError{File: f.Path, Line: f.Line(m.Func.Pos()), Expected: "no variable named metricsOptions in " + m.Func.Name.Name, Found: "one"}
+	name := "metricsOptions"
+	if declaresAtTop(m.Pkg, name) {
+		name = "diagnosticsMetricsOptions" // a function of that name (the options helper, say) stays callable
+	}
+	if declares(m.Func, name) {
+		return &edit.PositionError{File: f.Path, Line: f.Line(m.Func.Pos()), Expected: "no variable named " + name + " in " + m.Func.Name.Name, Found: "one"}
 	}
 	vStart, vEnd := f.Offset(m.Metrics.Value.Pos()), f.Offset(m.Metrics.Value.End())
 	var inValue []edit.Edit
@@ -252,11 +272,43 @@ func (m *Manager) planWrap(field string, add func(*File, string, ...edit.Edit)) 
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Path, err)
 	}
-	derive := fmt.Sprintf("metricsOptions, err := %s.Apply(%s)\nif err != nil {\n%s\n}\n", options, value, m.errorBody("invalid diagnostics flags"))
+	derive := fmt.Sprintf("%s, err := %s.Apply(%s)\nif err != nil {\n%s\n}\n", name, options, value, m.errorBody("invalid diagnostics flags"))
 	add(f, "serve metrics with the options the manager built, the diagnostics flags laid over them (diagnostics.Apply)",
 		edit.Insert(f.Offset(m.OptionsStmt.Pos()), derive),
-		edit.Edit{Start: f.Offset(m.Metrics.Value.Pos()), End: f.Offset(m.Metrics.Value.End()), Text: "metricsOptions"})
+		edit.Edit{Start: f.Offset(m.Metrics.Value.Pos()), End: f.Offset(m.Metrics.Value.End()), Text: name})
 	return nil
+}
+
+// metricsAssignment finds `<options>.Metrics = v` between the ctrl.Options literal assigned to the
+// variable passed to ctrl.NewManager and the call, and returns v as a Metrics: field and the statement.
+func (m *Manager) metricsAssignment() (*ast.KeyValueExpr, ast.Stmt) {
+	id, ok := m.Call.Args[1].(*ast.Ident)
+	if !ok || m.OptionsStmt == nil {
+		return nil, nil
+	}
+	var kv *ast.KeyValueExpr
+	var stmt ast.Stmt
+	ast.Inspect(m.Func.Body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || as.Pos() < m.OptionsStmt.End() || as.Pos() > m.Call.Pos() || len(as.Lhs) != 1 || len(as.Rhs) != 1 || as.Tok != token.ASSIGN {
+			return true
+		}
+		if sel, ok := as.Lhs[0].(*ast.SelectorExpr); ok && sel.Sel.Name == "Metrics" && isIdent(sel.X, id.Name) {
+			kv, stmt = &ast.KeyValueExpr{Key: sel.Sel, Value: as.Rhs[0]}, as
+		}
+		return true
+	})
+	return kv, stmt
+}
+
+// declaresAtTop says whether a file of pkg declares name at package level.
+func declaresAtTop(pkg *Package, name string) bool {
+	for _, f := range pkg.Files {
+		if f.AST.Scope != nil && f.AST.Scope.Lookup(name) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // onlySetsFilter says whether a block holds nothing but assignments to a FilterProvider field.
