@@ -47,6 +47,9 @@ var shapes = []struct {
 	// options handed to initializeManager in a struct field.
 	{name: "tls-discarded-across-functions", base: "cluster-api-provider-nutanix"},
 	// eks-anywhere: a patch only a comment mentions; the bundle built from config/prod by release-manifests.
+	// Helpers and late assignments (issue 19): opts.Metrics set after the ctrl.Options literal, from a
+	// helper given the flag's variable, with a handler of the manager's own that diagnostics.Apply keeps.
+	{name: "options-helper-after-literal", base: "etcdadm-controller"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }
