@@ -50,6 +50,8 @@ var shapes = []struct {
 	// Helpers and late assignments (issue 19): opts.Metrics set after the ctrl.Options literal, from a
 	// helper given the flag's variable, with a handler of the manager's own that diagnostics.Apply keeps.
 	{name: "options-helper-after-literal", base: "etcdadm-controller"},
+	// A cobra command whose RunE closure, at package level, creates the manager (issue 19).
+	{name: "cobra-rune-closure", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

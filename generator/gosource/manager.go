@@ -67,6 +67,10 @@ type Manager struct {
 	// literal (Metrics then holds that value); the wrap goes there.
 	MetricsStmt ast.Stmt
 
+	// Decl is the package-level declaration holding Func when Func stands for a closure (cobra's
+	// RunE: func(…) error {…} in a package-level command); markers go before it. Nil otherwise.
+	Decl ast.Decl
+
 	// related are the other packages searched for options filled in outside the manager's function.
 	related []*Package
 
@@ -146,6 +150,9 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 			m.Func = fn
 			break
 		}
+	}
+	if m.Func == nil {
+		m.Func, m.Decl = closureAt(path)
 	}
 	if m.Func == nil {
 		return m, m.errorAt(f, call, "ctrl.NewManager called inside a function", "a call at package level")
@@ -613,4 +620,39 @@ func exported(name string, like string) string {
 		return strings.ToUpper(name[:1]) + name[1:]
 	}
 	return name
+}
+
+// closureAt returns, for a call inside a function literal of a package-level declaration (cobra's
+// `var serverCommand = &cobra.Command{RunE: func(cmd *cobra.Command, args []string) error {…}}`), a
+// FuncDecl standing for the innermost literal, named after the variable and field holding it, and the
+// declaration; nil when the call is in no function at all.
+func closureAt(path []ast.Node) (*ast.FuncDecl, ast.Decl) {
+	var lit *ast.FuncLit
+	field, variable := "func", ""
+	for _, n := range path {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			if lit == nil {
+				lit = n
+			}
+		case *ast.KeyValueExpr:
+			if id, ok := n.Key.(*ast.Ident); ok && lit != nil && field == "func" && n.Value == ast.Expr(lit) {
+				field = id.Name
+			}
+		case *ast.ValueSpec:
+			if len(n.Names) > 0 && variable == "" {
+				variable = n.Names[0].Name
+			}
+		case *ast.GenDecl:
+			if lit == nil {
+				return nil, nil
+			}
+			name := field
+			if variable != "" {
+				name = variable + "." + field
+			}
+			return &ast.FuncDecl{Name: &ast.Ident{NamePos: lit.Pos(), Name: name}, Type: lit.Type, Body: lit.Body}, n
+		}
+	}
+	return nil, nil
 }

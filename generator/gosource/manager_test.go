@@ -236,3 +236,65 @@ func main() {
 		})
 	}
 }
+
+// TestPatchManagerInACobraClosure: a package-level command's RunE closure creating the manager is patched
+// like a function, its errors returned as it returns them, and the markers go before the command's
+// declaration, where controller-gen collects them.
+func TestPatchManagerInACobraClosure(t *testing.T) {
+	const src = `package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+var metricsAddr string
+
+// serverCommand runs the manager.
+var serverCommand = &cobra.Command{
+	Use: "server",
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})
+		if err != nil {
+			return fmt.Errorf("unable to start manager: %w", err)
+		}
+		return mgr.Start(cmd.Context())
+	},
+}
+
+func init() {
+	serverCommand.Flags().StringVar(&metricsAddr, "metrics-bind-address", ":8080", "metrics")
+}
+`
+	f, err := ParseSource("cmd/server.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Analyze(&Package{Dir: "cmd", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Func.Name.Name != "serverCommand.RunE" {
+		t.Errorf("the closure is called %q", m.Func.Name.Name)
+	}
+	changes, err := Patch(m, Diagkit, AddMarkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(changes[0].After)
+	for _, want := range []string{
+		"// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create\n\n// serverCommand runs the manager.\nvar serverCommand",
+		"metricsOptions, tlsOptions, err := diagnosticsOptions.ServerOptions()\n\t\tif err != nil {\n\t\t\treturn fmt.Errorf(\"invalid diagnostics flags: %w\", err)\n\t\t}",
+		"if err := diagnosticsOptions.AddFlags(serverCommand.Flags()); err != nil {",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := ParseSource("cmd/server.go", changes[0].After); err != nil {
+		t.Errorf("the output does not parse: %v", err)
+	}
+}

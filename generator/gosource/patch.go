@@ -86,6 +86,13 @@ func Patch(m *Manager, backend Backend, markers MarkerEdit) ([]Change, error) {
 		if m.Func.Doc != nil {
 			anchor = m.Func.Doc
 		}
+		if gd, ok := m.Decl.(*ast.GenDecl); ok {
+			// A closure in a package-level declaration: before the declaration and its doc comment.
+			anchor = gd
+			if gd.Doc != nil {
+				anchor = gd.Doc
+			}
+		}
 		add(m.File, "add the tokenreviews and subjectaccessreviews RBAC markers where controller-gen collects them",
 			edit.Insert(m.File.Offset(anchor.Pos()), strings.Join(RBACMarkers, "\n")+"\n\n"))
 	case FreeDocMarkers:
