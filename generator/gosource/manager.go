@@ -209,6 +209,14 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 		return m, err
 	}
 	if m.Registration == nil {
+		if sel, ok := m.BindAddress.(*ast.SelectorExpr); ok {
+			// A field no flag sets: a configuration file's (controller-runtime component config, or the
+			// project's own config API decoded from YAML). Not broken, just not something to patch blindly.
+			return m, edit.Refusedf("%s:%d: the metrics bind address is %s, which no flag sets (a configuration file, with a default in code, sets it); "+
+				"by hand: register the diagnostics flags (diagnosticsOptions.AddFlags or AddGoFlags), serve Metrics: diagnosticsOptions.Apply(<the options>) "+
+				"(it keeps every other field and takes the address from --diagnostics-address), and drop the metrics address from the configuration type, its defaults and the shipped configuration files",
+				f.Path, f.Line(sel.Pos()), f.Text(sel))
+		}
 		return m, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+name+" in package "+pkg.Dir, "none")
 	}
 	_, isField := m.BindAddress.(*ast.SelectorExpr)

@@ -3,8 +3,11 @@
 package gosource
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/diagkit/diagkit/generator/edit"
 )
 
 const header = `package main
@@ -296,5 +299,48 @@ func init() {
 	}
 	if _, err := ParseSource("cmd/server.go", changes[0].After); err != nil {
 		t.Errorf("the output does not parse: %v", err)
+	}
+}
+
+// TestConfigFileAddressIsRefused: a bind address read from a configuration type (no flag sets it) is refused
+// with exit 3 and what to do by hand, not reported as a broken repository.
+func TestConfigFileAddressIsRefused(t *testing.T) {
+	const src = `package main
+
+import (
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+)
+
+type config struct {
+	Metrics struct {
+		BindAddress string ` + "`json:\"bindAddress\"`" + `
+	} ` + "`json:\"metrics\"`" + `
+}
+
+func main() {
+	cfg := config{}
+	cfg.Metrics.BindAddress = ":8080"
+	data, _ := os.ReadFile("/etc/manager/config.yaml")
+	_ = yaml.Unmarshal(data, &cfg)
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: cfg.Metrics.BindAddress}})
+	_, _ = mgr, err
+}
+`
+	f, err := ParseSource("main.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	if !errors.Is(err, edit.ErrRefused) {
+		t.Fatalf("got %v, want a refusal (exit 3)", err)
+	}
+	for _, want := range []string{"main.go:22:", "cfg.Metrics.BindAddress, which no flag sets", "diagnosticsOptions.Apply"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
 	}
 }
