@@ -52,6 +52,9 @@ var shapes = []struct {
 	{name: "options-helper-after-literal", base: "etcdadm-controller"},
 	// A cobra command whose RunE closure, at package level, creates the manager (issue 19).
 	{name: "cobra-rune-closure", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
+	// Makefile variables (issue 19): the RBAC pass's arguments in a variable naming another, under a
+	// file-named rule reached from the phony target.
+	{name: "makefile-variables", base: "cluster-api-provider-tinkerbell"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }
