@@ -11,7 +11,8 @@ import (
 
 // planCharts patches the Helm charts deploying the manager (EKS Anywhere packages installs from a
 // hand-written one), also when main.go was retrofitted before and the old flag is known only from the
-// chart. A chart that needs values to render is reported, not patched; the rest is still retrofitted.
+// chart. A chart that needs values to render, or whose templates the patcher cannot edit, is reported, not
+// patched; the rest is still retrofitted.
 func planCharts(pl *planner) error {
 	t := pl.t
 	flags := helmchart.MetricsFlags
@@ -30,7 +31,9 @@ func planCharts(pl *planner) error {
 				break
 			}
 			if err != nil {
-				return err
+				// The chart is left as it is and said so; the rest of the repository is still retrofitted.
+				pl.warn("chart %s not patched: %v; patch it by hand (diagkit check reports what it still passes)", dir, err)
+				break
 			}
 			pl.plan.Warnings = append(pl.plan.Warnings, warnings...)
 			for _, c := range patched {

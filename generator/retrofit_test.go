@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -319,5 +320,36 @@ func TestDoneRepositoriesPlanNothing(t *testing.T) {
 				t.Errorf("diagkit check: %v, %v", err, findings)
 			}
 		})
+	}
+}
+
+// TestAChartItCannotPatchIsReportedNotFatal: a chart template the patcher cannot edit (here, passing the
+// flag twice) is left as it is with a warning naming it, and the rest of the repository is retrofitted.
+func TestAChartItCannotPatchIsReportedNotFatal(t *testing.T) {
+	dir := copyFixture(t, "eks-anywhere-packages")
+	tmpl := filepath.Join(dir, "charts", "eks-anywhere-packages", "templates", "deployment.yaml")
+	src, err := os.ReadFile(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := strings.Replace(string(src), "        - --leader-elect\n", "        - --leader-elect\n        - --metrics-bind-address=127.0.0.1:8080\n", 1)
+	if twice == string(src) {
+		t.Fatal("the fixture's chart changed; update the test")
+	}
+	if err := os.WriteFile(tmpl, []byte(twice), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, dir)
+	var paths []string
+	for _, c := range p.Changes {
+		paths = append(paths, c.Path)
+	}
+	if !slices.Contains(paths, "cmd/server.go") || slices.Contains(paths, "charts/eks-anywhere-packages/templates/deployment.yaml") {
+		t.Errorf("changes %v: want cmd/server.go retrofitted and the chart left alone", paths)
+	}
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool {
+		return strings.Contains(w, "chart charts/eks-anywhere-packages not patched") && strings.Contains(w, "deployment.yaml:")
+	}) {
+		t.Errorf("no warning naming the chart and its template: %q", p.Warnings)
 	}
 }

@@ -55,6 +55,8 @@ var shapes = []struct {
 	// Makefile variables (issue 19): the RBAC pass's arguments in a variable naming another, under a
 	// file-named rule reached from the phony target.
 	{name: "makefile-variables", base: "cluster-api-provider-tinkerbell"},
+	// Helm charts as people write them (issue 19): "- args:" first, a kube-rbac-proxy sidecar.
+	{name: "helm-args-first-and-proxy", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/diagkit/diagkit/generator/edit"
 )
 
 // repo is a repository with several charts: the manager's (NOTES.txt, partials, text and JSON files,
@@ -379,5 +381,52 @@ func TestPatchEKSAnywherePackagesWithNotes(t *testing.T) {
 		if strings.HasSuffix(ch.Path, "NOTES.txt") {
 			t.Errorf("Patch changes %s", ch.Path)
 		}
+	}
+}
+
+// TestSecureArgsWithArgsFirst: a container written with args: as its first key ("- args:") gets its port
+// under its own ports: key, at the container's key column, not at column 0.
+func TestSecureArgsWithArgsFirst(t *testing.T) {
+	src := "      containers:\n      - args:\n        - server\n        - --metrics-bind-address=127.0.0.1:8080\n        image: x\n        name: controller\n"
+	es, err := secureArgs("deployment.yaml", []byte(src), "--metrics-bind-address", "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := edit.Apply([]byte(src), es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "      containers:\n      - args:\n        - server\n        - --diagnostics-address=:8443\n        - --insecure-diagnostics=false\n" +
+		"        ports:\n        - containerPort: 8443\n          name: metrics\n          protocol: TCP\n        image: x\n        name: controller\n"
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestRemoveContainer deletes a container item whether its name: is its first key or not, and nothing else.
+func TestRemoveContainer(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"name first", "containers:\n- name: kube-rbac-proxy\n  image: proxy\n  ports:\n  - containerPort: 8443\n- name: manager\n  image: m\n",
+			"containers:\n- name: manager\n  image: m\n"},
+		{"args first, the sidecar last", "  containers:\n  - args:\n    - server\n    name: manager\n  - args:\n    - --upstream=http://127.0.0.1:8080/\n    name: kube-rbac-proxy\n  volumes: []\n",
+			"  containers:\n  - args:\n    - server\n    name: manager\n  volumes: []\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es, err := removeContainer("deployment.yaml", []byte(tt.src), "kube-rbac-proxy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := edit.Apply([]byte(tt.src), es)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+	if _, err := removeContainer("deployment.yaml", []byte("containers:\n- name: manager\n"), "kube-rbac-proxy"); err == nil || !strings.Contains(err.Error(), "deployment.yaml:1:") {
+		t.Errorf("a missing container: %v, want an error naming the file", err)
 	}
 }

@@ -144,6 +144,7 @@ var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
 // container is a container of a rendered workload.
 type container struct {
 	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
 	Command []string `yaml:"command"`
 	Args    []string `yaml:"args"`
 	Ports   []struct {

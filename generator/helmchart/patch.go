@@ -93,7 +93,9 @@ func (c *Chart) Patch(oldFlag string) (changes []Change, warnings []string, err 
 
 	// The Service that reached the old metrics port names the manager's new one.
 	portName := manifest.PortName
+	servicesReachOld := false
 	for _, s := range servicesReaching(manifests, oldPort) {
+		servicesReachOld = true
 		if s.portName != "" {
 			portName = s.portName
 		}
@@ -102,6 +104,24 @@ func (c *Chart) Patch(oldFlag string) (changes []Change, warnings []string, err 
 			return nil, nil, err
 		}
 		plan(s.template, fmt.Sprintf("Service port %s targets the manager's 8443 instead of %s", s.portName, oldPort), es...)
+	}
+
+	// A kube-rbac-proxy sidecar beside the manager goes, as in config/: the manager authenticates callers
+	// itself on 8443, and takes over the sidecar's port name so that Services naming it keep working.
+	for _, sc := range containers(manifests) {
+		if sc.template != managerTemplate || sc.workload != manager.workload || !isProxy(sc) {
+			continue
+		}
+		es, err := removeContainer(c.File(managerTemplate), c.Source(managerTemplate), sc.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range sc.Ports {
+			if p.ContainerPort == "8443" && p.Name != "" && !servicesReachOld {
+				portName = p.Name
+			}
+		}
+		plan(managerTemplate, fmt.Sprintf("remove the %s sidecar (the manager authenticates callers itself)", sc.Name), es...)
 	}
 
 	src := c.Source(managerTemplate)
@@ -172,6 +192,22 @@ func (c *Chart) verify(flag, name string) error {
 	if !found {
 		errs = append(errs, fmt.Errorf("container %s is gone", name))
 	}
+	on8443 := map[string][]string{} // workload → containers with a port 8443
+	for _, ct := range containers(manifests) {
+		if isProxy(ct) {
+			errs = append(errs, fmt.Errorf("%s: the %s sidecar is still there", ct.template, ct.Name))
+		}
+		for _, p := range ct.Ports {
+			if p.ContainerPort == "8443" {
+				on8443[ct.workload] = append(on8443[ct.workload], ct.Name)
+			}
+		}
+	}
+	for workload, names := range on8443 {
+		if len(names) > 1 {
+			errs = append(errs, fmt.Errorf("%s: containers %s all listen on 8443", workload, strings.Join(names, ", ")))
+		}
+	}
 	if _, lacks := lacksReviews(manifests); lacks {
 		errs = append(errs, errors.New("no ClusterRole grants the reviews"))
 	}
@@ -230,8 +266,9 @@ func servicesReaching(manifests map[string][]byte, oldPort string) []serviceRef 
 }
 
 var (
-	portLine       = regexp.MustCompile(`^(\s*-?\s*)(port|targetPort):\s*(\S+)\s*$`)
-	argsKeyLine    = regexp.MustCompile(`^(\s*)args:\s*$`)
+	portLine = regexp.MustCompile(`^(\s*-?\s*)(port|targetPort):\s*(\S+)\s*$`)
+	// The args key, also as a container's first key: "- args:".
+	argsKeyLine    = regexp.MustCompile(`^(\s*(?:- )?)args:\s*$`)
 	portsKeyLine   = regexp.MustCompile(`^(\s*)ports:\s*$`)
 	rulesKeyLine   = regexp.MustCompile(`^rules:\s*$`)
 	listItemIndent = regexp.MustCompile(`^(\s*)- `)
@@ -316,7 +353,7 @@ func secureArgs(file string, src []byte, flag, portName string) ([]edit.Edit, er
 	argsIndent := ""
 	for i := at; i >= 0; i-- {
 		if m := argsKeyLine.FindStringSubmatch(strings.TrimRight(l.lines[i], "\n")); m != nil {
-			argsIndent = m[1]
+			argsIndent = strings.Repeat(" ", len(m[1])) // "- args:": its siblings stand under "args"
 			break
 		}
 	}
@@ -450,4 +487,47 @@ func sortedKeys(m map[string][]edit.Edit) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// isProxy says whether a container is a kube-rbac-proxy sidecar, by name or image.
+func isProxy(ct *container) bool {
+	return ct.Name == "kube-rbac-proxy" || strings.Contains(ct.Image, "kube-rbac-proxy")
+}
+
+var nameLine = regexp.MustCompile(`^(\s*)(- )?name:\s*["']?([^"'\s]+)["']?\s*$`)
+
+// removeContainer deletes the lines of the container item named name: from its "- " line (above the name:
+// key, or the name: line itself) to the next item of the list or the end of the list.
+func removeContainer(file string, src []byte, name string) ([]edit.Edit, error) {
+	l := linesOf(file, src)
+	for i, line := range l.lines {
+		m := nameLine.FindStringSubmatch(strings.TrimRight(line, "\n"))
+		if m == nil || m[3] != name {
+			continue
+		}
+		dash := len(m[1]) // the item's "- " column
+		if m[2] == "" {
+			dash -= 2
+		}
+		if dash < 0 {
+			continue
+		}
+		start := i
+		for start >= 0 && !strings.HasPrefix(l.lines[start], strings.Repeat(" ", dash)+"- ") {
+			start--
+		}
+		if start < 0 {
+			continue
+		}
+		end := start + 1
+		for end < len(l.lines) {
+			t := strings.TrimRight(l.lines[end], "\n")
+			if strings.TrimSpace(t) != "" && len(indentOf(t)) <= dash {
+				break
+			}
+			end++
+		}
+		return []edit.Edit{{Start: l.at[start], End: l.at[end-1] + len(l.lines[end-1])}}, nil
+	}
+	return nil, &edit.PositionError{File: file, Line: 1, Expected: "a container item with name: " + name + " on a line of its own", Found: "none"}
 }
