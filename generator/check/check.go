@@ -25,6 +25,7 @@ const (
 	ManifestInsecure              ID = "manifest-insecure"
 	MetricsPlainHTTPAllInterfaces ID = "metrics-plain-http-all-interfaces"
 	MetricsStockFilter            ID = "metrics-stock-filter"
+	MetricsNotAnalysed            ID = "metrics-not-analysed"
 	ProxyPortCollision            ID = "proxy-port-collision"
 	TLSOptionsDiscarded           ID = "tls-options-discarded"
 	BundleOutOfStep               ID = "bundle-out-of-step"
@@ -34,7 +35,7 @@ const (
 // IDs lists every ID, in documentation order.
 var IDs = []ID{
 	MarkersInGodoc, RoleMissingReviewRules, RoleClobbered, RoleStale, RBACPathsMissMarkers, ManifestNoDiagnosticsArgs,
-	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, MetricsStockFilter, ProxyPortCollision, TLSOptionsDiscarded,
+	ManifestNoPort, ManifestInsecure, MetricsPlainHTTPAllInterfaces, MetricsStockFilter, MetricsNotAnalysed, ProxyPortCollision, TLSOptionsDiscarded,
 	BundleOutOfStep, HelmOutOfStep,
 }
 
@@ -67,7 +68,7 @@ func Run(root string, opts Options) ([]Finding, error) {
 	// role-stale runs last: it leaves out drift that an earlier finding already explains.
 	for _, check := range []func(*repo) error{
 		checkIgnoredMarkers, checkRBACPaths, checkReviewRules, checkTLSOptions,
-		checkManagerArgs, checkMetricsAddress, checkStockFilter, checkProxies, checkBundles, checkHelmCharts, checkRoleClobbered, checkRoleStale,
+		checkManagerArgs, checkMetricsAddress, checkStockFilter, checkNotAnalysed, checkProxies, checkBundles, checkHelmCharts, checkRoleClobbered, checkRoleStale,
 	} {
 		if err := check(r); err != nil {
 			return nil, err

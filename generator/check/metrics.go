@@ -3,11 +3,13 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
 	"strconv"
 
+	"github.com/diagkit/diagkit/generator/edit"
 	"github.com/diagkit/diagkit/generator/gosource"
 )
 
@@ -91,5 +93,25 @@ func checkStockFilter(r *repo) error {
 			return false
 		})
 	}
+	return nil
+}
+
+// checkNotAnalysed reports a manager without diagnostics whose metrics options diagkit could not analyse:
+// the other checks still run, but no finding must read as a clean bill for an endpoint nobody looked at.
+func checkNotAnalysed(r *repo) error {
+	err := r.t.ManagerErr
+	if r.diagnostics || err == nil {
+		return nil
+	}
+	f := Finding{ID: MetricsNotAnalysed, Message: "diagkit could not analyse how the manager serves its metrics (" + err.Error() + "): nothing here says whether that endpoint is secure",
+		Fix: "see `diagkit detect`; serve the metrics through diagnostics by hand (Metrics: diagnosticsOptions.Apply(<options>)), then check again"}
+	var pe *edit.PositionError
+	switch {
+	case errors.As(err, &pe):
+		f.File, f.Line = pe.File, pe.Line
+	case r.t.Manager != nil:
+		f.File, f.Line = r.t.Manager.File.Path, r.t.Manager.File.Line(r.t.Manager.Call.Pos())
+	}
+	r.report(f)
 	return nil
 }
