@@ -353,3 +353,43 @@ func TestAChartItCannotPatchIsReportedNotFatal(t *testing.T) {
 		t.Errorf("no warning naming the chart and its template: %q", p.Warnings)
 	}
 }
+
+// TestSeveralManagersAreRefusedWithGuidance: two commands creating a manager (an operator and its webhook
+// server, as KEDA and External Secrets have) are not an error in the repository: exit 3, naming both and
+// saying how to retrofit each; --main chooses one.
+func TestSeveralManagersAreRefusedWithGuidance(t *testing.T) {
+	dir := copyFixture(t, "etcdadm-controller")
+	webhook := filepath.Join(dir, "cmd", "webhook")
+	if err := os.MkdirAll(webhook, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "package main\n\nimport ctrl \"sigs.k8s.io/controller-runtime\"\n\nfunc main() {\n\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})\n\t_, _ = mgr, err\n}\n"
+	if err := os.WriteFile(filepath.Join(webhook, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := generator.Detect(dir, generator.DetectOptions{})
+	if !errors.Is(err, edit.ErrRefused) {
+		t.Fatalf("got %v, want a refusal (exit 3)", err)
+	}
+	for _, want := range []string{"cmd/webhook/main.go", "main.go", "diagkit retrofit --main FILE"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if p := planWith(t, dir, "main.go"); p.Empty() {
+		t.Error("--main main.go plans nothing")
+	}
+}
+
+func planWith(t *testing.T, dir, main string) *generator.Plan {
+	t.Helper()
+	target, err := generator.Detect(dir, generator.DetectOptions{Main: main})
+	if err != nil {
+		t.Fatalf("detect --main %s: %v", main, err)
+	}
+	p, err := generator.Retrofit(target, generator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -392,7 +392,10 @@ func findManager(root string, idx *moduleIndex) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("several files create a manager (%s); choose one with --main", strings.Join(found, ", "))
+	// Not an error in the repository (an operator and its webhook server, say): each needs its own flags,
+	// options and Deployment, which one plan does not describe yet.
+	return "", edit.Refusedf("several commands create a manager (%s); diagkit retrofits one at a time: run `diagkit retrofit --main FILE` for each, "+
+		"then `diagkit check --main FILE` for each, and pass --diagnostics-address and port 8443 in each one's Deployment", strings.Join(found, ", "))
 }
 
 func exists(p string) bool {
