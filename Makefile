@@ -22,7 +22,8 @@ STATICCHECK_VERSION ?= v0.8.2
 # v5.8.3 needs Go 1.27.
 KUSTOMIZE_VERSION ?= v5.8.2
 # CRDs that e2e installs to validate the prometheus and cert-manager components, taken from these Go modules.
-PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
+# The Prometheus Operator's version is the one its wrapper module pins (the operator runs in e2e too).
+PROMETHEUS_OPERATOR_VERSION := $(shell awk '$$1 == "github.com/prometheus-operator/prometheus-operator" && $$2 ~ /^v/ { print $$2; exit } $$2 == "github.com/prometheus-operator/prometheus-operator" { print $$3; exit }' hack/tools/prometheus-operator/go.mod)
 CERT_MANAGER_VERSION ?= v1.21.2
 # The newest controller-runtime the diagnostics module is also tested against (its go.mod holds the oldest).
 CR_LATEST_VERSION ?= v0.25.2
@@ -35,11 +36,19 @@ ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" && $$2 ~ /^v/ { 
 KUBE_HASH := $(shell cat hack/tools/kubernetes/go.mod hack/tools/kubernetes/go.sum | sha256sum | cut -c1-12)
 ETCD_HASH := $(shell cat hack/tools/etcd/go.mod hack/tools/etcd/go.sum hack/tools/etcd/main.go | sha256sum | cut -c1-12)
 
+# Prometheus 3.x.y is the Go module github.com/prometheus/prometheus v0.3xx.y.
+PROMETHEUS_MODULE_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" && $$2 ~ /^v/ { print $$2; exit } $$2 == "github.com/prometheus/prometheus" { print $$3; exit }' hack/tools/prometheus/go.mod)
+PROMETHEUS_VERSION := $(shell echo $(PROMETHEUS_MODULE_VERSION) | awk -F. '{ printf "%d.%d.%s", $$2 / 100, $$2 % 100, $$3 }')
+PROMETHEUS_HASH := $(shell cat hack/tools/prometheus/go.mod hack/tools/prometheus/go.sum | sha256sum | cut -c1-12)
+PROMETHEUS_OPERATOR_HASH := $(shell cat hack/tools/prometheus-operator/go.mod hack/tools/prometheus-operator/go.sum | sha256sum | cut -c1-12)
+
 KUBE_COMPONENTS := kube-apiserver kube-controller-manager kube-scheduler
 KUBE_CACHED := $(foreach c,$(KUBE_COMPONENTS),$(TOOLS_CACHE)/$(c)-$(KUBE_VERSION)-$(KUBE_HASH))
 ETCD_CACHED := $(TOOLS_CACHE)/etcd-$(ETCD_VERSION)-$(ETCD_HASH)
 CONTROLLER_GEN_CACHED := $(TOOLS_CACHE)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE_CACHED := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)
+PROMETHEUS_CACHED := $(TOOLS_CACHE)/prometheus-v$(PROMETHEUS_VERSION)-$(PROMETHEUS_HASH)
+PROMETHEUS_OPERATOR_CACHED := $(TOOLS_CACHE)/prometheus-operator-$(PROMETHEUS_OPERATOR_VERSION)-$(PROMETHEUS_OPERATOR_HASH)
 
 # What envtest reads through KUBEBUILDER_ASSETS: a directory with kube-apiserver and etcd (and, for the
 # metrics proxy tests, kube-controller-manager and kube-scheduler).
@@ -58,7 +67,7 @@ help: ## List the targets.
 
 .PHONY: tools
 KUBE_LINKS := $(foreach c,$(KUBE_COMPONENTS),$(ENVTEST_ASSETS)/$(c))
-tools: $(KUBE_LINKS) $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize crds ## Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, controller-gen and kustomize (cached by version), link the CRDs.
+tools: $(KUBE_LINKS) $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize $(BIN)/prometheus $(BIN)/prometheus-operator crds ## Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, controller-gen, kustomize, Prometheus and the Prometheus Operator (cached by version), link the CRDs.
 
 .PHONY: print-envtest-assets
 print-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Print the directory to use as KUBEBUILDER_ASSETS.
@@ -82,6 +91,10 @@ $(BIN)/controller-gen: $(CONTROLLER_GEN_CACHED) FORCE
 $(CONTROLLER_GEN_LINKS): $(BIN)/controller-gen-%: $(TOOLS_CACHE)/controller-gen-% FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 $(BIN)/kustomize: $(KUSTOMIZE_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(BIN)/prometheus: $(PROMETHEUS_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(BIN)/prometheus-operator: $(PROMETHEUS_OPERATOR_CACHED) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 
 # Builds write a temporary file and rename it, so an interrupted build never leaves a broken binary.
@@ -114,31 +127,58 @@ $(KUSTOMIZE_CACHED):
 	@mkdir -p $(@D)
 	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION) && mv $$tmp/kustomize $@ && rm -rf $$tmp
 
+# Prometheus for e2e: service discovery for Kubernetes (and files and HTTP, which Prometheus always has)
+# only, and no web UI assets (the HTTP API is what the tests use), which keeps the build to a few minutes.
+# The version variables make its User-Agent (Prometheus/<version>) and prometheus_build_info right; the
+# branch label names the Go module version it was built from.
+PROMETHEUS_TAGS := remove_all_sd,enable_kubernetes_sd
+PROMETHEUS_LDFLAGS = -s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION) \
+	-X github.com/prometheus/common/version.Branch=$(PROMETHEUS_MODULE_VERSION) -X github.com/prometheus/common/version.BuildUser=diagkit
+$(PROMETHEUS_CACHED):
+	@mkdir -p $(@D)
+	@echo "building prometheus $(PROMETHEUS_VERSION)"
+	cd hack/tools/prometheus && $(GO) build -trimpath -tags $(PROMETHEUS_TAGS) -ldflags '$(PROMETHEUS_LDFLAGS)' -o $@.tmp github.com/prometheus/prometheus/cmd/prometheus
+	mv $@.tmp $@
+
+# The operator reports its version in its User-Agent and names its config reloader image after it.
+$(PROMETHEUS_OPERATOR_CACHED):
+	@mkdir -p $(@D)
+	@echo "building prometheus-operator $(PROMETHEUS_OPERATOR_VERSION)"
+	cd hack/tools/prometheus-operator && $(GO) build -trimpath \
+		-ldflags '-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_OPERATOR_VERSION:v%=%)' \
+		-o $@.tmp github.com/prometheus-operator/prometheus-operator/cmd/operator
+	mv $@.tmp $@
+
 .PHONY: FORCE
 FORCE:
 
-# The Go module cache is the cache: a second run only re-points the links.
+# The Go module cache is the cache: a second run only re-points the links. Every Prometheus Operator CRD
+# also goes into a directory of its own, for the e2e test that runs the operator.
 CRDS_DIR := $(BIN)/crds
+PROMETHEUS_OPERATOR_CRDS_DIR := $(BIN)/prometheus-operator-crds
 .PHONY: crds
-crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from Go modules) into bin/crds.
-	@mkdir -p $(CRDS_DIR)
+crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from Go modules) into bin/crds, and the Prometheus Operator's into bin/prometheus-operator-crds.
+	@mkdir -p $(CRDS_DIR) $(PROMETHEUS_OPERATOR_CRDS_DIR)
 	@po=$$($(GO) mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
 	cm=$$($(GO) mod download -json github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
 	for f in $$po/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
 		$$po/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml \
 		$$cm/deploy/crds/cert-manager.io_issuers.yaml $$cm/deploy/crds/cert-manager.io_certificates.yaml; do \
 		[ -f "$$f" ] || { echo "missing CRD $$f"; exit 1; }; ln -sfn "$$f" $(CRDS_DIR)/$$(basename $$f); \
-	done
+	done; \
+	for f in $$po/example/prometheus-operator-crd/*.yaml; do ln -sfn "$$f" $(PROMETHEUS_OPERATOR_CRDS_DIR)/$$(basename $$f); done; \
+	[ -f $(PROMETHEUS_OPERATOR_CRDS_DIR)/monitoring.coreos.com_prometheuses.yaml ] || { echo "missing the Prometheus CRD"; exit 1; }
 
 ##@ Test
 
 # Every test run gets the absolute assets directory, so any package can start a control plane.
-TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN)
+TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN) \
+	PROMETHEUS=$(BIN)/prometheus PROMETHEUS_OPERATOR=$(BIN)/prometheus-operator PROMETHEUS_OPERATOR_CRDS=$(PROMETHEUS_OPERATOR_CRDS_DIR)
 GO_TEST ?= $(GO) test -count=1
 
 .PHONY: print-test-env
 print-test-env: tools ## Print the exports a plain `go test` needs (eval the output).
-	@echo export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN)
+	@echo export $(TEST_ENV)
 
 .PHONY: test
 test: verify test-diagnostics test-diagnostics-latest test-root ## Run every test: unit, golden, and e2e against a real kube-apiserver and etcd.
