@@ -7,5 +7,5 @@
 //
 // Run the suite with `make test`, or, with the tools built:
 //
-//	KUBEBUILDER_ASSETS=$(make -s print-envtest-assets) go test ./e2e/...
+//	eval "$(make -s print-test-env)" && go test ./e2e/...
 package e2e
