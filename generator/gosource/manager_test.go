@@ -171,7 +171,7 @@ func main() {
 			[]string{"var secureMetrics", `"metrics-secure", true`}},
 		{"a variable completed in several statements, the stock filter under --metrics-secure",
 			"\topts := server.Options{SecureServing: secureMetrics}\n\topts.BindAddress = metricsAddr\n" +
-				"\tif secureMetrics {\n\t\topts.FilterProvider = filters.WithAuthenticationAndAuthorization\n\t}\n" +
+				"\tif secureMetrics && len(os.Args) > 0 {\n\t\topts.FilterProvider = filters.WithAuthenticationAndAuthorization\n\t}\n" +
 				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: opts})\n",
 			[]string{
 				"opts.BindAddress = diagnosticsOptions.Address",

@@ -223,10 +223,15 @@ func (m *Manager) planWrap(field string, add func(*File, string, ...edit.Edit)) 
 		var filterUses int
 		ast.Inspect(m.Func.Body, func(n ast.Node) bool {
 			is, ok := n.(*ast.IfStmt)
-			if !ok || !isIdent(is.Cond, secureName) || is.Else != nil || !onlySetsFilter(is.Body) {
+			if !ok || !mentions(is.Cond, secureName) || is.Else != nil || !onlySetsFilter(is.Body) {
 				return true
 			}
-			skip(f, is.Cond.Pos())
+			ast.Inspect(is.Cond, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && id.Name == secureName {
+					skip(f, id.Pos())
+				}
+				return true
+			})
 			filterUses++
 			start := lineStart(f.Src, f.Offset(is.Pos()))
 			if prev := lineStart(f.Src, max(start-1, 0)); start > 0 && strings.TrimSpace(string(f.Src[prev:start])) == "" {
@@ -309,6 +314,18 @@ func declaresAtTop(pkg *Package, name string) bool {
 		}
 	}
 	return false
+}
+
+// mentions says whether the identifier name occurs in e (`secureMetrics`, `secureMetrics && secureMetricsAuth`).
+func mentions(e ast.Expr, name string) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == name {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // onlySetsFilter says whether a block holds nothing but assignments to a FilterProvider field.
