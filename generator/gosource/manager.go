@@ -3,6 +3,7 @@
 package gosource
 
 import (
+	"fmt"
 	"go/ast"
 	"go/token"
 	"slices"
@@ -222,6 +223,9 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 	_, isField := m.BindAddress.(*ast.SelectorExpr)
 	if m.Storage = findStorage(pkg, m.Func, name, isField); m.Storage == nil {
 		return m, m.errorAt(f, m.BindAddress, "the declaration of "+name+" in package "+pkg.Dir, "none")
+	}
+	if m.Wrap {
+		return m, m.analyzeSecure()
 	}
 	return m, nil
 }
@@ -470,8 +474,15 @@ func findRegistration(pkg *Package, name string) (*Registration, error) {
 		return nil, nil
 	}
 	if len(regs) > 1 {
-		r := regs[1]
-		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.Call.Pos()), Expected: "one flag storing into " + name, Found: "several"}
+		// Several commands sharing one variable (External Secrets' controller, webhook and cert controller,
+		// each a cobra command with its own manager): replacing it for one would break the others.
+		var at []string
+		for _, r := range regs {
+			at = append(at, fmt.Sprintf("%s:%d", r.File.Path, r.File.Line(r.Call.Pos())))
+		}
+		return nil, edit.Refusedf("%d flags store into %s (%s), one per command creating a manager: diagkit retrofits a variable one command owns; "+
+			"give each command its own diagnostics.Options (diagnosticsOptions.AddFlags(cmd.Flags()), Metrics: diagnosticsOptions.Apply(…)) by hand, or one variable per command first",
+			len(regs), name, strings.Join(at, ", "))
 	}
 	r := regs[0]
 	lib, ok := flagLibrary(r.File, r.Func, r.FlagSet)

@@ -344,3 +344,39 @@ func main() {
 		}
 	}
 }
+
+// TestSharedBindAddressIsRefused: one variable registered by several commands, each creating a manager
+// (External Secrets' shape), is refused with exit 3 and every registration named.
+func TestSharedBindAddressIsRefused(t *testing.T) {
+	const src = `package main
+
+import (
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+var metricsAddr string
+
+var rootCmd = &cobra.Command{Use: "controller"}
+var webhookCmd = &cobra.Command{Use: "webhook"}
+
+func run() {
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})
+	_, _ = mgr, err
+}
+
+func init() {
+	rootCmd.Flags().StringVar(&metricsAddr, "metrics-addr", ":8080", "metrics")
+	webhookCmd.Flags().StringVar(&metricsAddr, "metrics-addr", ":8080", "metrics")
+}
+`
+	f, err := ParseSource("main.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	if !errors.Is(err, edit.ErrRefused) || !strings.Contains(err.Error(), "main.go:21, main.go:22") {
+		t.Errorf("got %v, want a refusal naming both registrations", err)
+	}
+}

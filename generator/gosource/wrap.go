@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,10 +93,26 @@ func (m *Manager) analyzeWrap() error {
 		// The statement completing the options comes after the literal: derive just before it.
 		m.OptionsStmt = m.MetricsStmt
 	}
-	var err error
-	if m.Secure, err = findRegistrationOf(m.Pkg, "BoolVar", secureFlag); err != nil || m.Secure == nil {
+	return nil
+}
+
+// analyzeSecure finds the kubebuilder v4 scaffold's --metrics-secure registered beside the bind address
+// flag: on the same FlagSet in the same function when the package registers it several times (a cobra
+// command per manager, as External Secrets has).
+func (m *Manager) analyzeSecure() error {
+	regs, err := findRegistrationsOf(m.Pkg, "BoolVar", secureFlag)
+	if err != nil || len(regs) == 0 {
 		return err
 	}
+	if len(regs) > 1 {
+		regs = slices.DeleteFunc(regs, func(r *Registration) bool {
+			return r.Func != m.Registration.Func || r.File.Text(r.FlagSet) != m.Registration.File.Text(m.Registration.FlagSet)
+		})
+		if len(regs) != 1 {
+			return m.errorAt(m.Registration.File, m.Registration.Call, "one registration of --"+secureFlag+" beside --"+m.Registration.FlagName, fmt.Sprint(len(regs)))
+		}
+	}
+	m.Secure = regs[0]
 	target := m.Secure.Call.Args[0].(*ast.UnaryExpr).X
 	_, isField := target.(*ast.SelectorExpr)
 	if m.SecureStorage = findStorage(m.Pkg, m.Secure.Func, lastName(target), isField); m.SecureStorage == nil {
@@ -104,8 +121,8 @@ func (m *Manager) analyzeWrap() error {
 	return nil
 }
 
-// findRegistrationOf finds the one fs.<method>(&x, "flag", …) call in pkg registering flag.
-func findRegistrationOf(pkg *Package, method, flag string) (*Registration, error) {
+// findRegistrationsOf finds the fs.<method>(&x, "flag", …) calls in pkg registering flag.
+func findRegistrationsOf(pkg *Package, method, flag string) ([]*Registration, error) {
 	var regs []*Registration
 	for _, f := range pkg.Files {
 		for _, decl := range f.AST.Decls {
@@ -136,20 +153,14 @@ func findRegistrationOf(pkg *Package, method, flag string) (*Registration, error
 			})
 		}
 	}
-	if len(regs) == 0 {
-		return nil, nil
+	for _, r := range regs {
+		lib, ok := flagLibrary(r.File, r.Func, r.FlagSet)
+		if !ok {
+			return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.FlagSet.Pos()), Expected: "a flag or pflag FlagSet", Found: r.File.Text(r.FlagSet)}
+		}
+		r.Library = lib
 	}
-	if len(regs) > 1 {
-		r := regs[1]
-		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.Call.Pos()), Expected: "one registration of --" + flag, Found: "several"}
-	}
-	r := regs[0]
-	lib, ok := flagLibrary(r.File, r.Func, r.FlagSet)
-	if !ok {
-		return nil, &edit.PositionError{File: r.File.Path, Line: r.File.Line(r.FlagSet.Pos()), Expected: "a flag or pflag FlagSet", Found: r.File.Text(r.FlagSet)}
-	}
-	r.Library = lib
-	return r, nil
+	return regs, nil
 }
 
 // aliases is the argument list that keeps the old flags as deprecated aliases of the diagnostics flags.
