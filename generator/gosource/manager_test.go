@@ -376,7 +376,7 @@ func init() {
 		t.Fatal(err)
 	}
 	_, err = Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
-	if !errors.Is(err, edit.ErrRefused) || !strings.Contains(err.Error(), "main.go:21, main.go:22") {
+	if !errors.Is(err, edit.ErrRefused) || !strings.Contains(err.Error(), "main.go:20, main.go:21") {
 		t.Errorf("got %v, want a refusal naming both registrations", err)
 	}
 }
