@@ -172,6 +172,8 @@ func (c *Container) blockSeq(key string) (k, seq *yamlv3.Node, err error) {
 		return k, v, nil
 	case v.Kind == yamlv3.ScalarNode && v.Tag == "!!null" && v.Value == "":
 		return k, nil, nil
+	case v.Kind == yamlv3.SequenceNode && len(v.Content) == 0 && c.emptyFlow(k, v):
+		return k, nil, nil // "ports: []", which underKey replaces
 	case v.Kind == yamlv3.SequenceNode:
 		return nil, nil, &edit.PositionError{File: c.Path, Line: v.Line, Expected: key + " of container " + c.Name + " as a block sequence (one \"- \" item a line)", Found: "a flow sequence [...]"}
 	}
@@ -268,4 +270,23 @@ func keyIndex(n *yamlv3.Node, key string) int {
 		}
 	}
 	return -1
+}
+
+// emptyFlow says whether v, the value of key k, is "[]" alone at the end of the key's line.
+func (c *Container) emptyFlow(k, v *yamlv3.Node) bool {
+	if !isFlow(v) || v.Line != k.Line {
+		return false
+	}
+	rest := strings.TrimSpace(string(c.src[c.offset(v):c.lineEnd(k.Line)]))
+	return rest == "[]"
+}
+
+// underKey returns the edit putting items (a block sequence's lines) under key k: after its line, or in
+// place of an empty flow sequence ("ports: []") on it.
+func (c *Container) underKey(k *yamlv3.Node, items string) edit.Edit {
+	if v := walk(c.node, k.Value); v != nil && v.Kind == yamlv3.SequenceNode && len(v.Content) == 0 && c.emptyFlow(k, v) {
+		colon := c.offset(k) + len(quoteLike(k.Value, k.Style)) + 1 // "ports:"
+		return edit.Edit{Start: colon, End: c.lineEnd(k.Line), Text: "\n" + items}
+	}
+	return edit.Insert(c.lineEnd(k.Line), items)
 }

@@ -261,7 +261,7 @@ func (c *Container) addArgs(key, args *yamlv3.Node, add []string) (edit.Edit, er
 	case args != nil:
 		return c.appendItems(args, scalarEntries(add, args.Content[len(args.Content)-1].Style))
 	case key != nil:
-		return edit.Insert(c.lineEnd(key.Line), c.seqItems(key.Column-1, scalarEntries(add, 0))), nil
+		return c.underKey(key, c.seqItems(key.Column-1, scalarEntries(add, 0))), nil
 	}
 	at, err := c.newKeyAt(anchor{key: "image"}, anchor{key: "image", after: true}, anchor{key: "name", after: true})
 	if err != nil {
@@ -309,7 +309,7 @@ func (c *Container) patchPortNamed(name string) ([]edit.Edit, []string, error) {
 	case seq != nil:
 		e, err = c.appendItems(seq, entry)
 	case key != nil:
-		e = edit.Insert(c.lineEnd(key.Line), c.seqItems(key.Column-1, entry))
+		e = c.underKey(key, c.seqItems(key.Column-1, entry))
 	default:
 		var at int
 		at, err = c.newKeyAt(anchor{key: "args", after: true}, anchor{key: "image"}, anchor{key: "image", after: true}, anchor{key: "name", after: true})
