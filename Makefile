@@ -21,6 +21,8 @@ CONTROLLER_GEN_VERSIONS ?= v0.11.4 v0.16.5 v0.17.2 v0.18.0 v0.19.0 $(CONTROLLER_
 STATICCHECK_VERSION ?= v0.8.2
 # v5.8.3 needs Go 1.27.
 KUSTOMIZE_VERSION ?= v5.8.2
+# The kubebuilder e2e scaffolds a fresh project with (the most common input of diagkit retrofit).
+KUBEBUILDER_VERSION ?= v4.16.0
 # CRDs that e2e installs to validate the prometheus and cert-manager components, taken from these Go modules.
 # The Prometheus Operator's version is the one its wrapper module pins (the operator runs in e2e too).
 PROMETHEUS_OPERATOR_VERSION := $(shell awk '$$1 == "github.com/prometheus-operator/prometheus-operator" && $$2 ~ /^v/ { print $$2; exit } $$2 == "github.com/prometheus-operator/prometheus-operator" { print $$3; exit }' hack/tools/prometheus-operator/go.mod)
@@ -47,6 +49,7 @@ KUBE_CACHED := $(foreach c,$(KUBE_COMPONENTS),$(TOOLS_CACHE)/$(c)-$(KUBE_VERSION
 ETCD_CACHED := $(TOOLS_CACHE)/etcd-$(ETCD_VERSION)-$(ETCD_HASH)
 CONTROLLER_GEN_CACHED := $(TOOLS_CACHE)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE_CACHED := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)
+KUBEBUILDER_CACHED := $(TOOLS_CACHE)/kubebuilder-$(KUBEBUILDER_VERSION)
 PROMETHEUS_CACHED := $(TOOLS_CACHE)/prometheus-v$(PROMETHEUS_VERSION)-$(PROMETHEUS_HASH)
 PROMETHEUS_OPERATOR_CACHED := $(TOOLS_CACHE)/prometheus-operator-$(PROMETHEUS_OPERATOR_VERSION)-$(PROMETHEUS_OPERATOR_HASH)
 
@@ -67,7 +70,7 @@ help: ## List the targets.
 
 .PHONY: tools
 KUBE_LINKS := $(foreach c,$(KUBE_COMPONENTS),$(ENVTEST_ASSETS)/$(c))
-tools: $(KUBE_LINKS) $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize $(BIN)/prometheus $(BIN)/prometheus-operator crds ## Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, controller-gen, kustomize, Prometheus and the Prometheus Operator (cached by version), link the CRDs.
+tools: $(KUBE_LINKS) $(ENVTEST_ASSETS)/etcd $(BIN)/controller-gen controller-gens $(BIN)/kustomize $(BIN)/kubebuilder $(BIN)/prometheus $(BIN)/prometheus-operator crds ## Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, controller-gen, kustomize, kubebuilder, Prometheus and the Prometheus Operator (cached by version), link the CRDs.
 
 .PHONY: print-envtest-assets
 print-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Print the directory to use as KUBEBUILDER_ASSETS.
@@ -91,6 +94,8 @@ $(BIN)/controller-gen: $(CONTROLLER_GEN_CACHED) FORCE
 $(CONTROLLER_GEN_LINKS): $(BIN)/controller-gen-%: $(TOOLS_CACHE)/controller-gen-% FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 $(BIN)/kustomize: $(KUSTOMIZE_CACHED) FORCE
+	@mkdir -p $(@D) && ln -sfn $< $@
+$(BIN)/kubebuilder: $(KUBEBUILDER_CACHED) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
 $(BIN)/prometheus: $(PROMETHEUS_CACHED) FORCE
 	@mkdir -p $(@D) && ln -sfn $< $@
@@ -126,6 +131,10 @@ $(CONTROLLER_GEN_CACHES): $(TOOLS_CACHE)/controller-gen-%:
 $(KUSTOMIZE_CACHED):
 	@mkdir -p $(@D)
 	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION) && mv $$tmp/kustomize $@ && rm -rf $$tmp
+
+$(KUBEBUILDER_CACHED):
+	@mkdir -p $(@D)
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install sigs.k8s.io/kubebuilder/v4@$(KUBEBUILDER_VERSION) && mv $$tmp/kubebuilder $@ && rm -rf $$tmp
 
 # Prometheus for e2e: service discovery for Kubernetes (and files and HTTP, which Prometheus always has)
 # only, and no web UI assets (the HTTP API is what the tests use), which keeps the build to a few minutes.
@@ -173,7 +182,7 @@ crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from 
 
 # Every test run gets the absolute assets directory, so any package can start a control plane.
 TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN) \
-	PROMETHEUS=$(BIN)/prometheus PROMETHEUS_OPERATOR=$(BIN)/prometheus-operator PROMETHEUS_OPERATOR_CRDS=$(PROMETHEUS_OPERATOR_CRDS_DIR)
+	KUBEBUILDER=$(BIN)/kubebuilder PROMETHEUS=$(BIN)/prometheus PROMETHEUS_OPERATOR=$(BIN)/prometheus-operator PROMETHEUS_OPERATOR_CRDS=$(PROMETHEUS_OPERATOR_CRDS_DIR)
 GO_TEST ?= $(GO) test -count=1
 
 .PHONY: print-test-env
