@@ -20,8 +20,15 @@
 //		WebhookServer: webhook.NewServer(webhook.Options{TLSOpts: tlsOptions}),
 //	})
 //
+// Metrics options built before diagkit (the kubebuilder v4 scaffold's secure options, a helper's result) go
+// through Apply instead of ServerOptions: it keeps every other field and lays the diagnostics address, HTTPS,
+// filter, TLS and debug handlers over them; the webhook server then takes TLSOptions. AddFlags and AddGoFlags
+// accept deprecated aliases (DeprecatedAlias, DeprecatedNegation) for flags the manager had before, so
+// manifests that still pass --metrics-bind-address or --metrics-secure keep starting.
+//
 // A server of one's own (not controller-runtime's metrics server) gets the same checks from Handler and the
-// same TLS settings from ServingTLSConfig; diagkit's node metrics proxy is built that way.
+// same TLS settings from ServingTLSConfig; diagkit's node metrics proxy is built that way. Requests whose
+// line and headers exceed MaxHeaderBytes get 431 before any review.
 //
 // The manager's ServiceAccount needs create on tokenreviews (authentication.k8s.io) and
 // subjectaccessreviews (authorization.k8s.io); a scraper needs get on the non-resource URL /metrics.
