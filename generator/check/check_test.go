@@ -100,7 +100,7 @@ func TestFindings(t *testing.T) {
 		{name: "a kube-rbac-proxy sidecar on the diagnostics port", base: "etcdadm-controller", retrofit: true, defect: "proxy-port-collision",
 			want: []string{"proxy-port-collision config/default-with-metrics-port/manager_auth_proxy_patch.yaml:15"}},
 		{name: "TLS options dropped by the derivation", base: "etcdadm-controller", retrofit: true, defect: "tls-options-discarded",
-			want: []string{"tls-options-discarded main.go:75"}},
+			want: []string{"tls-options-discarded main.go:77"}},
 		{name: "a Helm chart left as it was passes the old flag and grants no reviews", base: "etcdadm-controller", retrofit: true, defect: "helm-out-of-step",
 			want: []string{
 				"helm-out-of-step charts/etcdadm-controller/templates/clusterrole.yaml:5",

@@ -291,7 +291,7 @@ func init() {
 	for _, want := range []string{
 		"// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create\n\n// serverCommand runs the manager.\nvar serverCommand",
 		"metricsOptions, tlsOptions, err := diagnosticsOptions.ServerOptions()\n\t\tif err != nil {\n\t\t\treturn fmt.Errorf(\"invalid diagnostics flags: %w\", err)\n\t\t}",
-		"if err := diagnosticsOptions.AddFlags(serverCommand.Flags()); err != nil {",
+		"if err := diagnosticsOptions.AddFlags(serverCommand.Flags(),\n\t\tdiagnostics.DeprecatedAlias(\"metrics-bind-address\", diagnostics.FlagDiagnosticsAddress),\n\t); err != nil {",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -197,14 +197,11 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 		if reg.Library == GoFlag {
 			method = "AddGoFlags"
 		}
+		// Registration comes before flags are parsed and the logger is set up, so a logged error would be
+		// lost; and only a programming error (a flag defined twice) fails it, which pflag and flag panic on.
 		onError := "// Only a flag defined twice fails, a programming error pflag and flag panic on too.\npanic(err)"
-		if reg.Func == m.Func && m.ErrorCheck != nil && reg.File == m.File {
-			onError = m.errorBody("unable to register diagnostics flags")
-		}
-		args := fs
-		if m.Wrap {
-			args += ",\n" + m.aliases(importIn(reg.File)) + ",\n"
-		}
+		// The old flag stays, as a deprecated alias: manifests, charts and scripts that still pass it start.
+		args := fs + ",\n" + m.aliases(importIn(reg.File)) + ",\n"
 		registration = fmt.Sprintf("if err := %s.%s(%s); err != nil {\n%s\n}", target, method, args, onError)
 	}
 	add(reg.File, fmt.Sprintf("register the diagnostics flags in place of --%s", reg.FlagName),
