@@ -380,3 +380,28 @@ func init() {
 		t.Errorf("got %v, want a refusal naming both registrations", err)
 	}
 }
+
+// TestOtherUsesOfTheOldVariableFollow: KEDA turns its metrics off with `metricsAddr = "0"` before the
+// options literal; the retrofit makes it the diagnostics address (where "0" turns the endpoint off too)
+// instead of leaving a variable that no longer exists.
+func TestOtherUsesOfTheOldVariableFollow(t *testing.T) {
+	body := "\tif len(os.Args) > 5 {\n\t\tmetricsAddr = \"0\"\n\t}\n" +
+		"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
+		"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
+	f, err := ParseSource("main.go", []byte(header+body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Patch(m, Diagkit, MarkersCollected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(changes[0].After)
+	if !strings.Contains(out, "diagnosticsOptions.Address = \"0\"") || strings.Contains(out, "metricsAddr") {
+		t.Errorf("the other use of metricsAddr does not follow:\n%s", out)
+	}
+}

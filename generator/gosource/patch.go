@@ -236,6 +236,15 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 		}
 	}
 	source := withLastName(m.File.Text(m.BindAddress), field)
+	if backend == Diagkit {
+		// Other uses of the old variable read and write the diagnostics address instead (KEDA sets it to
+		// "0" when its metrics are switched off; "0" turns the diagnostics endpoint off too).
+		for _, e := range m.otherBindUses() {
+			add(m.File, "", edit.Edit{Start: m.File.Offset(e.Pos()), End: m.File.Offset(e.End()), Text: source + ".Address"})
+		}
+	} else if uses := m.otherBindUses(); len(uses) > 0 {
+		return &edit.PositionError{File: m.File.Path, Line: m.File.Line(uses[0].Pos()), Expected: "no other use of " + m.File.Text(m.BindAddress) + " (Cluster API's options have no address field to put there; use --backend diagkit)", Found: m.File.Text(uses[0])}
+	}
 	derive := fmt.Sprintf("metricsOptions, tlsOptions, err := %s.ServerOptions()", source)
 	metricsValue := "metricsOptions"
 	if backend == CAPI {

@@ -375,3 +375,36 @@ func removeName(st *Storage) []edit.Edit {
 	}
 	return []edit.Edit{{Start: f.Offset(st.Names[i-1].End()), End: f.Offset(st.Names[i].End())}}
 }
+
+// otherBindUses are the uses of the bind address variable in the manager's function besides the flag
+// registration, its declaration and the BindAddress of the metrics options literal, which the retrofit
+// replaces anyway.
+func (m *Manager) otherBindUses() []ast.Expr {
+	name := lastName(m.BindAddress)
+	_, isField := m.BindAddress.(*ast.SelectorExpr)
+	skip := map[token.Pos]bool{m.BindAddress.Pos(): true}
+	if m.Registration != nil && m.Registration.File == m.File {
+		skip[m.Registration.Call.Args[0].(*ast.UnaryExpr).X.Pos()] = true
+	}
+	if m.Storage != nil && m.Storage.File == m.File {
+		for _, id := range m.Storage.Names {
+			skip[id.Pos()] = true
+		}
+	}
+	var uses []ast.Expr
+	ast.Inspect(m.Func.Body, func(n ast.Node) bool {
+		switch e := n.(type) {
+		case *ast.SelectorExpr:
+			if e.Sel.Name == name && isField && !skip[e.Pos()] {
+				uses = append(uses, e)
+				return false
+			}
+		case *ast.Ident:
+			if e.Name == name && !isField && !skip[e.Pos()] {
+				uses = append(uses, e)
+			}
+		}
+		return true
+	})
+	return uses
+}
