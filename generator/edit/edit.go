@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
 // Edit replaces the bytes [Start, End) of the original file with Text.
@@ -84,4 +85,30 @@ func LineAt(src []byte, off int) []byte {
 		return src[off:]
 	}
 	return src[off : off+end+1]
+}
+
+// CheckLines refuses what would put a YAML parser's line numbers out of step with LineOffsets: yaml.v3
+// also breaks lines at a lone \r, U+0085, U+2028 and U+2029, and reads UTF-16, so edits placed by its
+// positions would land on the wrong bytes. \r\n counts once in both.
+func CheckLines(path string, src []byte) error {
+	if bytes.HasPrefix(src, []byte{0xfe, 0xff}) || bytes.HasPrefix(src, []byte{0xff, 0xfe}) {
+		return &PositionError{File: path, Line: 1, Expected: "UTF-8", Found: "a UTF-16 byte order mark"}
+	}
+	line := 1
+	for i := 0; i < len(src); i++ {
+		found := ""
+		switch {
+		case src[i] == '\n':
+			line++
+		case src[i] == '\r' && (i+1 == len(src) || src[i+1] != '\n'):
+			found = `a \r line break`
+		case bytes.HasPrefix(src[i:], []byte("\u0085")), bytes.HasPrefix(src[i:], []byte("\u2028")), bytes.HasPrefix(src[i:], []byte("\u2029")):
+			r, _ := utf8.DecodeRune(src[i:])
+			found = fmt.Sprintf("a %U line break", r)
+		}
+		if found != "" {
+			return &PositionError{File: path, Line: line, Expected: `lines ending in \n or \r\n`, Found: found}
+		}
+	}
+	return nil
 }

@@ -38,6 +38,10 @@ func TestAnalyzeRejectsWhatItCannotCarryOver(t *testing.T) {
 		{"wrapped options whose address no flag sets",
 			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{SecureServing: true}})\n",
 			"main.go:17: expected metrics server options whose BindAddress is set from a flag in main, found server.Options{SecureServing: true}"},
+		// Found by FuzzPatch: reading the missing type panicked.
+		{"a metrics literal without its type",
+			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: {}})\n",
+			"main.go:17: expected metricsserver.Options{…}, found a literal without its type"},
 		{"no Metrics field",
 			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})\n",
 			"main.go:17: expected a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16), found none"},

@@ -69,7 +69,11 @@ func (m *Manager) analyzeWrap() error {
 		return m.errorAt(f, v, "metrics server options in a literal, a variable or a call of "+m.Func.Name.Name, f.Text(v))
 	}
 	if lit != nil && !m.isSelectorOf(f, lit.Type, crMetricsServer, "Options") {
-		return m.errorAt(f, lit, "metricsserver.Options{…}", f.Text(lit.Type))
+		found := "a literal without its type" // Metrics: {…} parses, though it does not compile
+		if lit.Type != nil {
+			found = f.Text(lit.Type)
+		}
+		return m.errorAt(f, lit, "metricsserver.Options{…}", found)
 	}
 	if lit != nil {
 		m.BindAddress = bindAddressOf(lit)

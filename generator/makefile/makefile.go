@@ -35,6 +35,7 @@ type RBAC struct {
 	// the variable reference (such as $(CONTROLLER_GEN_PATHS)) that expands to it.
 	lastPaths [2]int
 	hasPaths  bool   // lastPaths is set
+	pathsCut  bool   // what follows lastPaths is not part of the command (arg.cut)
 	quote     string // the quote around that paths= value, if any
 	dir       string // the directory controller-gen runs in, relative to the Makefile's ("" after a cd not followed)
 }
@@ -177,7 +178,7 @@ func invocation(rl recipeLine, c command, target string) *RBAC {
 			}
 		case strings.HasPrefix(v, "paths="):
 			r.addPaths(v[len("paths="):])
-			r.lastPaths, r.hasPaths, r.quote = a.from, true, quoteOf(a.raw)
+			r.lastPaths, r.hasPaths, r.quote, r.pathsCut = a.from, true, quoteOf(a.raw), a.cut
 		case strings.HasPrefix(v, "output:rbac:dir="), strings.HasPrefix(v, "output:rbac:artifacts:config="):
 			specific = v[strings.LastIndex(v, "=")+1:]
 		case strings.HasPrefix(v, "output:dir="), strings.HasPrefix(v, "output:artifacts:config="):
@@ -320,6 +321,8 @@ func (r *RBAC) AddPathEdit(dir string) (edit.Edit, error) {
 		return edit.Edit{}, fmt.Errorf("%w: %q would need quoting", ErrCannotAddPath, dir)
 	case !wellFormed(string(r.src[r.lastPaths[0]:r.lastPaths[1]])):
 		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d ends its paths in an unterminated quote or reference", ErrCannotAddPath, r.Path, r.Line)
+	case r.pathsCut:
+		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d takes its paths from a variable whose value ends the command after them", ErrCannotAddPath, r.Path, r.Line)
 	case r.dir == "":
 		return edit.Edit{}, fmt.Errorf("%w: the invocation at %s:%d runs after a cd this package could not follow", ErrCannotAddPath, r.Path, r.Line)
 	}

@@ -320,6 +320,12 @@ func TestArgumentsFromVariables(t *testing.T) {
 			want: []want{{target: "manifests", line: 3, paths: []string{"./..."}, role: "r", out: "config/rbac"}},
 			// ./... scans cmd already: nothing to add.
 		},
+		{
+			// Found by FuzzParse: what follows the reference runs after the command, not in it.
+			name: "paths from a variable whose value ends the command",
+			src:  "GEN_PATHS = paths=./api/... && echo done\nmanifests:\n\t$(CONTROLLER_GEN) rbac:roleName=r $(GEN_PATHS)\n",
+			want: []want{{target: "manifests", line: 3, paths: []string{"api/..."}, role: "r", out: "config/rbac"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -263,6 +263,23 @@ type arg struct {
 	// argument itself, or a variable reference expanding to it and maybe others.
 	from     [2]int
 	variable bool // the word as written held a variable reference
+	// cut says that text written right after that word would not be an argument of this command: the
+	// word's expansion goes on past this argument with a shell operator, a comment or an open quote.
+	cut bool
+}
+
+// endsCommand says, for each token of expanded, whether a word written right after the variable
+// reference expanding to it would be outside the token's command: after a shell operator that follows the
+// token, or swallowed by a comment or an open quote.
+func endsCommand(expanded string) []bool {
+	toks, more := tokenize(expanded), tokenize(expanded+" x")
+	swallowed := len(more) != len(toks)+1 || more[len(toks)].kind != word || more[len(toks)].text != "x"
+	ends := make([]bool, len(toks))
+	for i := len(toks) - 1; i >= 0; i-- {
+		ends[i] = swallowed
+		swallowed = swallowed || toks[i].kind != word && toks[i].kind != redirect
+	}
+	return ends
 }
 
 type redirection struct {
@@ -286,19 +303,21 @@ func commands(rl recipeLine, vs variables, target string) []command {
 	var toks []token
 	var from [][2]int
 	var fromVar []bool
+	var cut []bool // the token's word expands to text that ends its command after it (endsCommand)
 	for _, t := range tokenize(text) {
 		span := [2]int{base + t.start, base + t.end}
 		if t.kind != word {
-			toks, from, fromVar = append(toks, t), append(from, span), append(fromVar, false)
+			toks, from, fromVar, cut = append(toks, t), append(from, span), append(fromVar, false), append(cut, false)
 			continue
 		}
 		expanded := vs.expand(t.text, target)
 		if expanded == t.text {
-			toks, from, fromVar = append(toks, t), append(from, span), append(fromVar, false)
+			toks, from, fromVar, cut = append(toks, t), append(from, span), append(fromVar, false), append(cut, false)
 			continue
 		}
-		for _, e := range tokenize(expanded) {
-			toks, from, fromVar = append(toks, e), append(from, span), append(fromVar, true)
+		ends := endsCommand(expanded)
+		for j, e := range tokenize(expanded) {
+			toks, from, fromVar, cut = append(toks, e), append(from, span), append(fromVar, true), append(cut, ends[j])
 		}
 	}
 
@@ -322,7 +341,7 @@ func commands(rl recipeLine, vs variables, target string) []command {
 		}
 		switch t.kind {
 		case word:
-			cur.args = append(cur.args, arg{raw: t.text, value: unquote(t.text), from: from[i], variable: fromVar[i]})
+			cur.args = append(cur.args, arg{raw: t.text, value: unquote(t.text), from: from[i], variable: fromVar[i], cut: cut[i]})
 		case redirect:
 			r := redirection{op: t.text}
 			if i+1 < len(toks) && toks[i+1].kind == word {

@@ -40,6 +40,9 @@ func RewriteJSONPatchArgs(path string, src []byte, oldFlag string) (edits []edit
 		if strings.Contains(v.Value, "\\") || v.Style&(yamlv3.LiteralStyle|yamlv3.FoldedStyle) != 0 {
 			return nil, nil, &edit.PositionError{File: path, Line: v.Line, Expected: "the value of a JSON patch argument on one line", Found: v.Value}
 		}
+		if err := edit.CheckLines(path, src); err != nil {
+			return nil, nil, err
+		}
 		start := f.offset(v)
 		end := start + len(quoteLike(v.Value, v.Style))
 		if end > len(src) || string(src[start:end]) != quoteLike(v.Value, v.Style) {

@@ -57,12 +57,15 @@ func (c *Container) itemSpan(seq, item *yamlv3.Node) (start, end int, err error)
 }
 
 // blockEnd returns the offset after line and the lines below it indented deeper than col. Blank lines
-// count only when more of the block follows, so the blank line separating it from the next stays put.
+// count only when more of the block follows, so the blank line separating it from the next stays put; so
+// do comment lines no deeper than col, whose indentation means nothing to YAML: a value may follow them
+// (a deeper line starting with # may be text of a block scalar, and is the block's).
 func (c *Container) blockEnd(line, col int) int {
 	end := c.lineEnd(line)
 	for l := line + 1; l <= len(c.lines) && c.lines[l-1] < len(c.src); l++ {
 		text := c.lineText(l)
-		if strings.TrimSpace(text) == "" {
+		trimmed := strings.TrimSpace(text)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") && indentation(text) <= col {
 			continue
 		}
 		if indentation(text) <= col {

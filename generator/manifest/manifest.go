@@ -102,6 +102,10 @@ func eachDeployment(path string, src []byte, fn func(name string, dep, container
 		if len(doc.Content) == 0 || scalar(doc.Content[0], "kind") != "Deployment" {
 			continue
 		}
+		// Only a file holding a Deployment gets edits placed by line.
+		if err := edit.CheckLines(path, src); err != nil {
+			return err
+		}
 		dep := doc.Content[0]
 		more, err := fn(scalar(walk(dep, "metadata"), "name"), dep, walk(dep, "spec", "template", "spec", "containers"))
 		if err != nil || !more {
@@ -224,11 +228,7 @@ func (c *Container) patchArgs(oldFlag string) (edits []edit.Edit, why []string, 
 	}
 	var drop []*yamlv3.Node
 	if a := walk(c.node, "args"); a != nil && a.Kind == yamlv3.SequenceNode && oldFlag != "" {
-		for _, n := range a.Content {
-			if isFlag(n.Value, "--"+oldFlag) {
-				drop = append(drop, n)
-			}
-		}
+		drop = flagItems(a, "--"+oldFlag)
 	}
 	if len(add) == 0 && len(drop) == 0 {
 		return nil, nil, nil
@@ -342,6 +342,24 @@ func (c *Container) hasArg(flag string) bool {
 		}
 	}
 	return false
+}
+
+// flagItems returns the items of args that pass flag: "--flag=value", or a bare "--flag" and the item
+// after it, which pflag and the standard library take as its value whatever it looks like.
+func flagItems(args *yamlv3.Node, flag string) []*yamlv3.Node {
+	var items []*yamlv3.Node
+	for i := 0; i < len(args.Content); i++ {
+		n := args.Content[i]
+		if !isFlag(n.Value, flag) {
+			continue
+		}
+		items = append(items, n)
+		if n.Value == flag && i+1 < len(args.Content) {
+			i++
+			items = append(items, args.Content[i])
+		}
+	}
+	return items
 }
 
 // isFlag says whether the argument a is flag, bare or with =value.

@@ -3,6 +3,7 @@
 package manifest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,5 +104,77 @@ func TestFindAllReadsArgsAndPortsWithTheirLines(t *testing.T) {
 	}
 	if manager.Line() != 9 || manager.KeyLine("args") != 11 || proxy.KeyLine("ports") != proxy.Line() || !proxy.HasArgs() {
 		t.Errorf("lines: container %d, args %d; proxy ports %d", manager.Line(), manager.KeyLine("args"), proxy.KeyLine("ports"))
+	}
+}
+
+// TestOldFlagTakesItsValue: a bare old flag takes the next argument as its value, as pflag does; the value
+// goes with the flag rather than stay behind as a stray positional argument (found by FuzzPatch).
+func TestOldFlagTakesItsValue(t *testing.T) {
+	const bare = "- name: manager\n        args:\n        - --leader-elect\n        - --metrics-bind-address\n        - 127.0.0.1:8080\n        - --v=2\n"
+	tests := []struct {
+		name string
+		run  func(src []byte) ([]edit.Edit, error)
+		want []string
+	}{
+		{"Patch", func(src []byte) ([]edit.Edit, error) {
+			c, err := Find("manager.yaml", src)
+			if err != nil {
+				return nil, err
+			}
+			edits, _, err := c.Patch(oldFlag)
+			return edits, err
+		}, []string{"--leader-elect", "--v=2", "--diagnostics-address=:8443", "--insecure-diagnostics=false"}},
+		{"RemoveProxy", func(src []byte) ([]edit.Edit, error) {
+			edits, _, err := RemoveProxy("manager.yaml", src, "manager", oldFlag, true)
+			return edits, err
+		}, []string{"--leader-elect", "--diagnostics-address=:8443", "--v=2", "--insecure-diagnostics=false"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := []byte(kbHead + "      - name: kube-rbac-proxy\n        image: p\n      " + bare)
+			edits, err := tt.run(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := applyChecked(t, src, edits)
+			if got := managerIn(t, out).Args(); !slices.Equal(got, tt.want) {
+				t.Errorf("args %q, want %q in:\n%s", got, tt.want, out)
+			}
+		})
+	}
+}
+
+// TestOtherLineBreaksAreRefused: YAML counts a lone \r (and U+0085, U+2028, U+2029) as a line break, the
+// edits do not; a Deployment or JSON patch with one is refused at its line, any other file is no concern
+// (found by FuzzPatch: Find indexed past the last line).
+func TestOtherLineBreaksAreRefused(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+		run             func(src []byte) error
+	}{
+		{"Find", "# x\r" + deployment, "f.yaml:1: expected lines ending in \\n or \\r\\n, found a \\r line break", func(src []byte) error {
+			_, err := Find("f.yaml", src)
+			return err
+		}},
+		{"RemoveProxy", deployment + "# \u2028\n", "f.yaml:17: expected lines ending in \\n or \\r\\n, found a U+2028 line break", func(src []byte) error {
+			_, _, err := RemoveProxy("f.yaml", src, "manager", oldFlag, true)
+			return err
+		}},
+		{"RewriteJSONPatchArgs", "- op: add\r  path: /spec/template/spec/containers/0/args/0\n  value: --metrics-addr=:8080\n", "f.yaml:1: expected lines ending", func(src []byte) error {
+			_, _, err := RewriteJSONPatchArgs("f.yaml", src, "metrics-addr")
+			return err
+		}},
+		{"FindAll in a file without a Deployment", "kind: Service\r# \u2029\n", "", func(src []byte) error {
+			_, err := FindAll("f.yaml", src)
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run([]byte(tt.src))
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
@@ -36,6 +37,7 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 	}
 	var edits []edit.Edit
 	var why []string
+	added := map[*yamlv3.Node]bool{} // the Deployments given a manager in place of a sidecar
 	for _, proxy := range containers {
 		if !proxy.IsProxy() {
 			continue
@@ -44,9 +46,10 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 		if ports := proxy.Ports(); len(ports) > 0 && ports[0].Name != "" {
 			portName = ports[0].Name
 		}
+		// The manager of the same Deployment document: documents may share a name, or have none.
 		var mgr *Container
 		for _, c := range containers {
-			if c.Deployment == proxy.Deployment && c.Name == manager && c.node.Line != proxy.node.Line {
+			if c.doc == proxy.doc && c.Name == manager && c.node != proxy.node {
 				mgr = c
 			}
 		}
@@ -55,11 +58,12 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 			return nil, nil, err
 		}
 		switch {
-		case mgr == nil:
+		case mgr == nil && !added[proxy.doc]:
+			added[proxy.doc] = true
 			edits = append(edits, edit.Edit{Start: start, End: end, Text: proxy.managerWithPort(manager, portName)})
 			why = append(why, fmt.Sprintf("replace the kube-rbac-proxy sidecar with the manager's port 8443 named %s (the manager authenticates callers itself)", portName))
 			continue
-		case !patchManager:
+		case mgr == nil || !patchManager:
 			edits = append(edits, edit.Edit{Start: start, End: end})
 			why = append(why, "remove the kube-rbac-proxy sidecar (the manager authenticates callers itself)")
 			continue
@@ -109,11 +113,16 @@ func (c *Container) secureArgs(oldFlag string) ([]edit.Edit, []string, error) {
 		with string // "" drops the argument
 	}
 	var replace []replacement
+	var old []*yamlv3.Node
+	if oldFlag != "" {
+		old = flagItems(args, "--"+oldFlag)
+	}
 	for _, n := range args.Content {
 		v := n.Value
 		switch {
-		case oldFlag != "" && isFlag(v, "--"+oldFlag):
-			if hasAddress {
+		case slices.Contains(old, n):
+			// The first item of the old flag's becomes the address; the others, its value among them, go.
+			if hasAddress || !isFlag(v, "--"+oldFlag) {
 				replace = append(replace, replacement{n, ""})
 			} else {
 				replace = append(replace, replacement{n, address})

@@ -3,6 +3,7 @@
 package manifest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -86,6 +87,15 @@ func TestRemoveProxy(t *testing.T) {
 `},
 		{"no sidecar: nothing", proxyHead + "      - name: manager\n        image: controller:latest\n", true,
 			proxyHead + "      - name: manager\n        image: controller:latest\n"},
+		// Found by FuzzRemoveProxy: each sidecar became a manager, two containers of one name.
+		{"two sidecars, no manager: one manager in the first one's place", proxyHead + proxyContainer + "      - name: logs\n" +
+			strings.ReplaceAll(proxyContainer, "name: kube-rbac-proxy", "name: kube-rbac-proxy-2"), true,
+			proxyHead + "      - name: manager\n        ports:\n        - containerPort: 8443\n          name: https\n          protocol: TCP\n      - name: logs\n"},
+		// Documents are told apart by node, not by name: the second Deployment's manager is not the first's.
+		{"two unnamed Deployments, the manager in the second", "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n" + proxyContainer +
+			"---\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: manager\n", true,
+			"kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: manager\n        ports:\n        - containerPort: 8443\n          name: https\n          protocol: TCP\n" +
+				"---\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: manager\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,6 +87,9 @@ func parseRoles(path string, src []byte, match func(string) bool, onlyFirst bool
 		if obj.Kind != "ClusterRole" || !match(obj.Metadata.Name) {
 			continue
 		}
+		if err := edit.CheckLines(path, src); err != nil {
+			return nil, err
+		}
 		r := &Role{Path: path, Src: src, Name: obj.Metadata.Name, Rules: obj.Rules, kindLine: mapKey(root, "kind").Line}
 		seq := mapValue(root, "rules")
 		if seq == nil || seq.Kind != yamlv3.SequenceNode || len(seq.Content) == 0 {

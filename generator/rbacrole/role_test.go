@@ -111,3 +111,13 @@ func TestParseRolesFindsPrefixedRolesWithTheirLines(t *testing.T) {
 		t.Errorf("DescribeDifference = %q", got)
 	}
 }
+
+// TestParseRoleRefusesOtherLineBreaks: YAML counts a lone \r (or U+0085, U+2028, U+2029) as a line break
+// and edit.LineOffsets does not, so the rules' spans would be cut at the wrong bytes.
+func TestParseRoleRefusesOtherLineBreaks(t *testing.T) {
+	src := strings.Replace(role, "  - secrets\n", "  - secrets\r", 1)
+	_, err := ParseRole("role.yaml", []byte(src), "manager-role")
+	if err == nil || err.Error() != `role.yaml:10: expected lines ending in \n or \r\n, found a \r line break` {
+		t.Errorf("got %v", err)
+	}
+}
