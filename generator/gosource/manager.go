@@ -434,8 +434,8 @@ func isErrNotNil(e ast.Expr) bool {
 	return ok && b.Op == token.NEQ && isIdent(b.X, "err") && isIdent(b.Y, "nil")
 }
 
-// findRegistration finds the StringVar call in pkg that stores a flag into a variable or field called name.
-func findRegistration(pkg *Package, name string) (*Registration, error) {
+// flagCalls finds the fs.<method>(&target, "flag", default, usage) statements of pkg that keep accepts.
+func flagCalls(pkg *Package, method string, keep func(target ast.Expr, flag string) bool) []*Registration {
 	var regs []*Registration
 	for _, f := range pkg.Files {
 		for _, decl := range f.AST.Decls {
@@ -453,15 +453,12 @@ func findRegistration(pkg *Package, name string) (*Registration, error) {
 					return true
 				}
 				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "StringVar" {
+				if !ok || sel.Sel.Name != method {
 					return true
 				}
 				addr, ok := call.Args[0].(*ast.UnaryExpr)
-				if !ok || addr.Op != token.AND || lastName(addr.X) != name {
-					return true
-				}
-				flagName, ok := stringLit(call.Args[1])
-				if !ok {
+				flagName, named := stringLit(call.Args[1])
+				if !ok || addr.Op != token.AND || !named || !keep(addr.X, flagName) {
 					return true
 				}
 				def, _ := stringLit(call.Args[2])
@@ -470,6 +467,12 @@ func findRegistration(pkg *Package, name string) (*Registration, error) {
 			})
 		}
 	}
+	return regs
+}
+
+// findRegistration finds the StringVar call in pkg that stores a flag into a variable or field called name.
+func findRegistration(pkg *Package, name string) (*Registration, error) {
+	regs := flagCalls(pkg, "StringVar", func(target ast.Expr, _ string) bool { return lastName(target) == name })
 	if len(regs) == 0 {
 		return nil, nil
 	}

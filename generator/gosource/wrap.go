@@ -127,36 +127,7 @@ func (m *Manager) analyzeSecure() error {
 
 // findRegistrationsOf finds the fs.<method>(&x, "flag", …) calls in pkg registering flag.
 func findRegistrationsOf(pkg *Package, method, flag string) ([]*Registration, error) {
-	var regs []*Registration
-	for _, f := range pkg.Files {
-		for _, decl := range f.AST.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				stmt, ok := n.(*ast.ExprStmt)
-				if !ok {
-					return true
-				}
-				call, ok := stmt.X.(*ast.CallExpr)
-				if !ok || len(call.Args) != 4 {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != method {
-					return true
-				}
-				if addr, ok := call.Args[0].(*ast.UnaryExpr); !ok || addr.Op != token.AND {
-					return true
-				}
-				if name, ok := stringLit(call.Args[1]); ok && name == flag {
-					regs = append(regs, &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: name})
-				}
-				return true
-			})
-		}
-	}
+	regs := flagCalls(pkg, method, func(_ ast.Expr, name string) bool { return name == flag })
 	for _, r := range regs {
 		lib, ok := flagLibrary(r.File, r.Func, r.FlagSet)
 		if !ok {
