@@ -155,45 +155,26 @@ func (m *Manager) planWrap(field string, add func(*File, string, ...edit.Edit)) 
 	f := m.File
 	bindName := lastName(m.BindAddress)
 	options := withLastName(f.Text(m.BindAddress), field)
-	replaced := map[*File]map[token.Pos]bool{}
+	// Positions in the manager's file not to rewrite: the registration's &x and the declaration, which
+	// planFlags replaces already.
+	skipped := map[token.Pos]bool{}
 	skip := func(file *File, pos token.Pos) {
-		if replaced[file] == nil {
-			replaced[file] = map[token.Pos]bool{}
+		if file == f {
+			skipped[pos] = true
 		}
-		replaced[file][pos] = true
 	}
-	// The registration's &x and the declaration are replaced by planFlags already.
 	skip(m.Registration.File, m.Registration.Call.Args[0].(*ast.UnaryExpr).X.Pos())
 	for _, id := range m.Storage.Names {
 		skip(m.Storage.File, id.Pos())
 	}
 
-	uses := func(file *File, root ast.Node, name string, fn func(e ast.Expr)) {
-		ast.Inspect(root, func(n ast.Node) bool {
-			switch e := n.(type) {
-			case *ast.SelectorExpr:
-				if e.Sel.Name == name && !replaced[file][e.Pos()] && !replaced[file][e.Sel.Pos()] {
-					fn(e)
-					return false
-				}
-			case *ast.Ident:
-				if e.Name == name && !replaced[file][e.Pos()] {
-					fn(e)
-				}
-			}
-			return true
-		})
-	}
 	_, bindIsField := m.BindAddress.(*ast.SelectorExpr)
 	// Uses in the manager's function are replaced; those inside the Metrics: value are applied to its text,
 	// which moves into the Apply call.
 	var subs []edit.Edit
-	uses(m.File, m.Func.Body, bindName, func(e ast.Expr) {
-		if _, isSel := e.(*ast.SelectorExpr); isSel != bindIsField {
-			return
-		}
+	for _, e := range usesIn(m.Func.Body, bindName, bindIsField, skipped) {
 		subs = append(subs, edit.Edit{Start: f.Offset(e.Pos()), End: f.Offset(e.End()), Text: options + ".Address"})
-	})
+	}
 
 	if m.Secure != nil {
 		st, reg := m.SecureStorage, m.Secure
@@ -227,9 +208,10 @@ func (m *Manager) planWrap(field string, add func(*File, string, ...edit.Edit)) 
 				edit.Edit{Start: start, End: lineEnd(f.Src, f.Offset(is.End())) + 1})
 			return false
 		})
-		uses(m.File, m.Func.Body, secureName, func(e ast.Expr) {
+		_, secureIsField := reg.Call.Args[0].(*ast.UnaryExpr).X.(*ast.SelectorExpr)
+		for _, e := range usesIn(m.Func.Body, secureName, secureIsField, skipped) {
 			subs = append(subs, edit.Edit{Start: f.Offset(e.Pos()), End: f.Offset(e.End()), Text: "!" + options + ".Insecure"})
-		})
+		}
 		if name, ok := f.ImportName(ControllerRuntimeFilters); ok && filterUses > 0 && usesOf(f, name) == filterUses {
 			for _, spec := range f.AST.Imports {
 				if p, _ := strconv.Unquote(spec.Path.Value); p == ControllerRuntimeFilters {
@@ -355,7 +337,6 @@ func removeName(st *Storage) []edit.Edit {
 // registration, its declaration and the BindAddress of the metrics options literal, which the retrofit
 // replaces anyway.
 func (m *Manager) otherBindUses() []ast.Expr {
-	name := lastName(m.BindAddress)
 	_, isField := m.BindAddress.(*ast.SelectorExpr)
 	skip := map[token.Pos]bool{m.BindAddress.Pos(): true}
 	if m.Registration != nil && m.Registration.File == m.File {
@@ -366,16 +347,24 @@ func (m *Manager) otherBindUses() []ast.Expr {
 			skip[id.Pos()] = true
 		}
 	}
+	return usesIn(m.Func.Body, lastName(m.BindAddress), isField, skip)
+}
+
+// usesIn returns the uses of name in root — a field's (x.name) when field, else a variable's — except
+// those starting at a position in skip.
+func usesIn(root ast.Node, name string, field bool, skip map[token.Pos]bool) []ast.Expr {
 	var uses []ast.Expr
-	ast.Inspect(m.Func.Body, func(n ast.Node) bool {
+	ast.Inspect(root, func(n ast.Node) bool {
 		switch e := n.(type) {
 		case *ast.SelectorExpr:
-			if e.Sel.Name == name && isField && !skip[e.Pos()] {
-				uses = append(uses, e)
+			if field && e.Sel.Name == name {
+				if !skip[e.Pos()] {
+					uses = append(uses, e)
+				}
 				return false
 			}
 		case *ast.Ident:
-			if e.Name == name && !isField && !skip[e.Pos()] {
+			if !field && e.Name == name && !skip[e.Pos()] {
 				uses = append(uses, e)
 			}
 		}
