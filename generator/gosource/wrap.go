@@ -41,7 +41,7 @@ func bindAddressOf(lit *ast.CompositeLit) ast.Expr {
 
 // analyzeWrap finds, for metrics options the retrofit wraps, where their bind address comes from: the
 // BindAddress of the metricsserver.Options literal (inline, or assigned to the variable passed as Metrics
-// earlier in the function), or a later `<variable>.BindAddress = …`; and the v4 scaffold's --metrics-secure.
+// earlier in the function), a later `<variable>.BindAddress = …`, or the flag's variable handed to a helper.
 func (m *Manager) analyzeWrap() error {
 	m.Wrap = true
 	f, v := m.File, m.Metrics.Value
