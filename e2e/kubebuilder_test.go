@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +81,24 @@ func TestFreshKubebuilderProject(t *testing.T) {
 	}
 	checkLive(t, dir, bin, "kubebuilder-fresh", boundRules(t, rendered, again.Container.Name),
 		append(deployableArgs(args), "--health-probe-bind-address=0"))
+
+	t.Run("a leftover chart passing the old flags still starts, serving diagnostics", func(t *testing.T) {
+		addr, err := framework.FreeAddress()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubeconfig := filepath.Join(dir, "kubeconfig") // written by checkLive for the bound account
+		mgr, err := framework.StartProcess(bin, []string{"KUBECONFIG=" + kubeconfig}, addr,
+			"--metrics-bind-address="+addr, "--metrics-secure=true", "--health-probe-bind-address=0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = mgr.Stop() })
+		resp, err := framework.Call(ctx, framework.Client(tls.VersionTLS12, 0), http.MethodGet, "https://"+addr+"/metrics", "", "")
+		if err != nil || resp.Status != http.StatusUnauthorized {
+			t.Errorf("anonymous GET /metrics on the old flag's address: %v, status %d; want 401 over HTTPS\n%s", err, resp.Status, tail(mgr.Logs(), 20))
+		}
+	})
 }
 
 // grepLines returns the lines of s containing sub.
