@@ -3,6 +3,7 @@
 package manifest
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,6 +126,25 @@ func orList(words []string) string {
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
+// itemsFirst orders insertions at one offset so that sequence items come before new keys: items under a
+// key without a value go right below it, and a new key inserted at the same place (before the next key,
+// or after that empty entry) would otherwise take them as its own.
+func itemsFirst(edits []edit.Edit) []edit.Edit {
+	isItems := func(e edit.Edit) bool {
+		return e.Start == e.End && strings.HasPrefix(strings.TrimLeft(e.Text, "\n "), "-")
+	}
+	slices.SortStableFunc(edits, func(a, b edit.Edit) int {
+		if a.Start != b.Start || a.End != b.End || isItems(a) == isItems(b) {
+			return cmp.Compare(a.Start, b.Start)*2 + cmp.Compare(a.End, b.End)
+		}
+		if isItems(a) {
+			return -1
+		}
+		return 1
+	})
+	return edits
+}
+
 // endLines makes what edits insert at the end of a file without a final newline start a line of its
 // own, unless an edit ending there already leaves a line start.
 func endLines(src []byte, edits []edit.Edit) []edit.Edit {
@@ -215,10 +235,15 @@ func firstSeqIndent(n *yamlv3.Node) (int, bool) {
 }
 
 // gap returns the columns from an item's dash to its content, as in the containers list ("- " or "-   ").
-func (c *Container) gap() int { return itemGap(c.seq, c.node) }
+func (c *Container) gap() int { return c.itemGap(c.seq, c.node) }
 
-func itemGap(seq, item *yamlv3.Node) int {
-	if seq == nil {
+// itemGap is the gap of item, an entry of seq; an item below a lone dash, or an empty one, says nothing of
+// it and gets kubebuilder's.
+func (c *Container) itemGap(seq, item *yamlv3.Node) int {
+	if seq == nil || item.Kind == yamlv3.ScalarNode && item.Tag == "!!null" && item.Value == "" {
+		return 2
+	}
+	if text := c.lineText(item.Line); len(text) < seq.Column || text[seq.Column-1] != '-' {
 		return 2
 	}
 	return max(item.Column-seq.Column, 2)
@@ -257,7 +282,7 @@ func (c *Container) appendItems(seq *yamlv3.Node, entries [][]string) (edit.Edit
 	if err != nil {
 		return edit.Edit{}, err
 	}
-	return edit.Insert(end, items(seq.Column-1, itemGap(seq, last), entries)), nil
+	return edit.Insert(end, items(seq.Column-1, c.itemGap(seq, last), entries)), nil
 }
 
 // keyCol returns the column of the container's keys.

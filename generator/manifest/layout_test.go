@@ -229,6 +229,11 @@ func TestPatchLayouts(t *testing.T) {
           image: controller:latest
           name: manager
 ` + inTail},
+		// Found by FuzzPatch: the port went into the new args, inserted at the same place.
+		{"kubebuilder: a ports key without items right before image, no args", kbHead + `      - ports:
+        image: controller:latest
+        name: manager
+` + kbTail},
 		// Found by FuzzPatch: the new keys went between name: and its value, below a comment.
 		{"kubebuilder, name last: its value below a comment at the key's column", kbHead + `      - command:
         - /manager
@@ -556,8 +561,9 @@ func layouts(t *testing.T, src []byte) map[layout]bool {
 		}
 		if n.Kind == yamlv3.SequenceNode && n.Style&yamlv3.FlowStyle == 0 {
 			for _, item := range n.Content {
-				// An item below a lone dash says nothing of the gap.
-				if line := lines[item.Line-1]; len(line) >= n.Column && line[n.Column-1] == '-' {
+				// An item below a lone dash, or an empty one, says nothing of the gap.
+				empty := item.Kind == yamlv3.ScalarNode && item.Tag == "!!null" && item.Value == ""
+				if line := lines[item.Line-1]; !empty && len(line) >= n.Column && line[n.Column-1] == '-' {
 					found[layout{"item", item.Column - n.Column}] = true
 				}
 			}

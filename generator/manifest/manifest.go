@@ -210,7 +210,7 @@ func (c *Container) Patch(oldFlag string) (edits []edit.Edit, why []string, err 
 	if err != nil {
 		return nil, nil, err
 	}
-	return endLines(c.src, append(edits, portEdits...)), append(why, portWhy...), nil
+	return endLines(c.src, itemsFirst(append(edits, portEdits...))), append(why, portWhy...), nil
 }
 
 // patchArgs adds the diagnostics arguments the container lacks and drops those of oldFlag.

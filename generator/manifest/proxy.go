@@ -81,7 +81,7 @@ func RemoveProxy(path string, src []byte, manager, oldFlag string, patchManager 
 		}
 		edits, why = append(edits, portEdits...), append(why, portWhy...)
 	}
-	return endLines(src, edits), why, nil
+	return endLines(src, itemsFirst(edits)), why, nil
 }
 
 // span returns the bytes of the container in its list, from its dash line on.
@@ -156,7 +156,7 @@ func (c *Container) secureArgs(oldFlag string) ([]edit.Edit, []string, error) {
 		}
 		text := ""
 		if r.with != "" {
-			text = items(args.Column-1, itemGap(args, r.n), scalarEntries([]string{r.with}, r.n.Style))
+			text = items(args.Column-1, c.itemGap(args, r.n), scalarEntries([]string{r.with}, r.n.Style))
 			why = append(why, fmt.Sprintf("pass %s instead of %s", r.with, r.n.Value))
 		} else {
 			why = append(why, "drop "+r.n.Value)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,10 +72,7 @@ func FuzzAdd(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the role does not parse after Add: %v\n%s", err, out)
 		}
-		if !Grants(again.Rules, DiagnosticsRules) || !Covers(again.Rules, r.Rules) {
-			t.Fatalf("rules %+v after Add, from %+v", again.Rules, r.Rules)
-		}
-		if missing, extra := Difference(append(r.Rules, DiagnosticsRules...), again.Rules); len(missing) > 0 || len(extra) > 0 {
+		if missing, extra := Difference(append(slices.Clone(r.Rules), DiagnosticsRules...), again.Rules); len(missing) > 0 || len(extra) > 0 {
 			t.Fatalf("Add lost %v and granted %v more:\n%s", missing, extra, out)
 		}
 		for _, docs := range [][]any{before, after} {

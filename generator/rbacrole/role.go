@@ -96,11 +96,16 @@ func parseRoles(path string, src []byte, match func(string) bool, onlyFirst bool
 			return nil, &edit.PositionError{File: path, Line: root.Line, Expected: "a ClusterRole with rules", Found: "none"}
 		}
 		r.rulesLine = mapKey(root, "rules").Line
-		first := lines[seq.Content[0].Line-1]
-		dash := bytes.IndexByte(src[first:], '-')
-		r.indent = string(src[first : first+dash])
+		// controller-gen writes a block sequence, each rule starting on its "- " line; anything else (a
+		// flow sequence, a lone dash) is not its output, and has no spans to splice.
+		r.indent = strings.Repeat(" ", seq.Column-1)
 		for _, item := range seq.Content {
 			start := lines[item.Line-1]
+			if seq.Style&yamlv3.FlowStyle != 0 || !bytes.HasPrefix(src[start:], []byte(r.indent+"- ")) {
+				r.noncanonical = &edit.PositionError{File: path, Line: item.Line,
+					Expected: "rules as controller-gen writes them (regenerate role.yaml first)", Found: fmt.Sprintf("%q", edit.LineAt(src, start))}
+				break
+			}
 			end := start + len(edit.LineAt(src, start))
 			// The rule goes on while lines are indented deeper than its "- ".
 			for end < len(src) && strings.HasPrefix(string(edit.LineAt(src, end)), r.indent+"  ") {
@@ -108,13 +113,13 @@ func parseRoles(path string, src []byte, match func(string) bool, onlyFirst bool
 			}
 			r.spans = append(r.spans, [2]int{start, end})
 		}
-		r.seqEnd = r.spans[len(r.spans)-1][1]
-		for i, rule := range r.Rules {
-			want := r.render(rule)
-			if got := string(src[r.spans[i][0]:r.spans[i][1]]); got != want {
+		if r.noncanonical == nil {
+			r.seqEnd = r.spans[len(r.spans)-1][1]
+		}
+		for i := 0; i < len(r.Rules) && r.noncanonical == nil; i++ {
+			if got := string(src[r.spans[i][0]:r.spans[i][1]]); got != r.render(r.Rules[i]) {
 				r.noncanonical = &edit.PositionError{File: path, Line: seq.Content[i].Line,
 					Expected: "rules as controller-gen writes them (regenerate role.yaml first)", Found: fmt.Sprintf("%q", got)}
-				break
 			}
 		}
 		for i := 1; i < len(r.Rules) && r.noncanonical == nil; i++ {

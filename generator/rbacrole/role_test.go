@@ -121,3 +121,29 @@ func TestParseRoleRefusesOtherLineBreaks(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestRulesNotAsControllerGenWritesThem: rules in flow style or below a lone dash are read, and refused
+// for edits at their line (found by FuzzAdd: finding the first rule's "- " panicked).
+func TestRulesNotAsControllerGenWritesThem(t *testing.T) {
+	tests := []struct{ name, rules, want string }{
+		{"a flow sequence", "rules: [{apiGroups: [\"\"], resources: [secrets], verbs: [get]}]\n",
+			`role.yaml:5: expected rules as controller-gen writes them (regenerate role.yaml first), found "rules: [`},
+		{"a lone dash", "rules:\n-\n  apiGroups: [\"\"]\n  resources: [secrets]\n  verbs: [get]\n",
+			`role.yaml:7: expected rules as controller-gen writes them (regenerate role.yaml first), found "  apiGroups: [\"\"]\n"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: manager-role\n" + tt.rules
+			r, err := ParseRole("role.yaml", []byte(src), "manager-role")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Rules) != 1 || r.Rules[0].Resources[0] != "secrets" {
+				t.Errorf("rules %+v", r.Rules)
+			}
+			if _, _, err := r.Add(DiagnosticsRules, FromV016); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("Add: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
