@@ -469,6 +469,13 @@ func TestFlowStyleIsReported(t *testing.T) {
 		{"an explicit null", kbHead + `      - name: manager
         args: null
 `, `manager.yaml:19: expected args of container manager as a sequence, found "null"`},
+		// Found by FuzzPatch: 8443 went right after the colon, "containerPort:8443".
+		{"a port with an empty number", inHead + `        - name: manager
+          args: ["--diagnostics-address=:8443", "--insecure-diagnostics=false"]
+          ports:
+            - containerPort: 
+              name: metrics
+`, "manager.yaml:12: expected a containerPort in port metrics of container manager"},
 		{"a port without a number", inHead + `        - name: manager
           args: ["--diagnostics-address=:8443", "--insecure-diagnostics=false"]
           ports:

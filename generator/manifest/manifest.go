@@ -324,7 +324,8 @@ func (c *Container) patchPortNamed(name string) ([]edit.Edit, []string, error) {
 // setPortNumber returns the edit changing the containerPort of port p to 8443, keeping its quotes.
 func (c *Container) setPortNumber(p *yamlv3.Node, name string) (edit.Edit, error) {
 	n := walk(p, "containerPort")
-	if n == nil || n.Kind != yamlv3.ScalarNode {
+	// An empty value has no text to replace: its position is not where a number would go.
+	if n == nil || n.Kind != yamlv3.ScalarNode || n.Tag == "!!null" && n.Value == "" {
 		return edit.Edit{}, &edit.PositionError{File: c.Path, Line: p.Line, Expected: "a containerPort in port " + name + " of container " + c.Name, Found: "none"}
 	}
 	// The number as written, quotes included; anything else (escapes, a tag) is not ours to rewrite.
