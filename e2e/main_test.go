@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/diagkit/diagkit/e2e/framework"
 )
 
@@ -28,6 +31,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// envtest logs through controller-runtime's logger; left unset, controller-runtime prints a warning with a
+	// stack trace once the process is 30 s old. Failures to start come back as errors.
+	ctrllog.SetLogger(logr.Discard())
 	ctx := context.Background()
 	var err error
 	if workDir, err = framework.TempDir(); err != nil {

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -115,7 +117,30 @@ func (c *ControlPlane) Grant(ctx context.Context, namespace, serviceAccount, rol
 	if err := c.EnsureClusterRole(ctx, role, rules...); err != nil {
 		return err
 	}
-	return c.Bind(ctx, namespace, serviceAccount, role, role+"-"+namespace+"-"+serviceAccount)
+	if err := c.Bind(ctx, namespace, serviceAccount, role, role+"-"+namespace+"-"+serviceAccount); err != nil {
+		return err
+	}
+	return c.waitGranted(ctx, Subject{Namespace: namespace, ServiceAccount: serviceAccount}, rules)
+}
+
+// waitGranted returns once the API server's RBAC authorizer, which reads bindings through an informer,
+// allows the first non-resource URL and verb of each rule: a test calling right after a grant on a busy
+// machine would otherwise be denied, and the endpoint under test would cache that denial.
+func (c *ControlPlane) waitGranted(ctx context.Context, who Subject, rules []Rule) error {
+	for _, r := range rules {
+		if len(r.NonResourceURLs) == 0 || len(r.Verbs) == 0 {
+			continue
+		}
+		spec := authorizationv1.SubjectAccessReviewSpec{NonResourceAttributes: &authorizationv1.NonResourceAttributes{
+			Path: strings.TrimSuffix(r.NonResourceURLs[0], "*"), Verb: r.Verbs[0]}}
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			return c.Allowed(ctx, who, spec)
+		})
+		if err != nil {
+			return fmt.Errorf("the grant of %s %s to %s/%s never took effect: %w", r.Verbs[0], r.NonResourceURLs[0], who.Namespace, who.ServiceAccount, err)
+		}
+	}
+	return nil
 }
 
 // EnsureClusterRole creates a ClusterRole with the rules unless it exists.
