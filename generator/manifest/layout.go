@@ -234,19 +234,32 @@ func firstSeqIndent(n *yamlv3.Node) (int, bool) {
 	return 0, false
 }
 
-// gap returns the columns from an item's dash to its content, as in the containers list ("- " or "-   ").
-func (c *Container) gap() int { return c.itemGap(c.seq, c.node) }
+// gap returns the columns from an item's dash to its content, as in the containers list ("- " or "-   "),
+// or kubebuilder's when the container's item shows none.
+func (c *Container) gap() int {
+	if g, ok := c.shownGap(c.seq, c.node); ok {
+		return g
+	}
+	return 2
+}
 
-// itemGap is the gap of item, an entry of seq; an item below a lone dash, or an empty one, says nothing of
-// it and gets kubebuilder's.
+// itemGap is the gap of item, an entry of seq, or the container's when it shows none.
 func (c *Container) itemGap(seq, item *yamlv3.Node) int {
+	if g, ok := c.shownGap(seq, item); ok {
+		return g
+	}
+	return c.gap()
+}
+
+// shownGap is the gap item shows: an item below a lone dash, or an empty one, shows none.
+func (c *Container) shownGap(seq, item *yamlv3.Node) (int, bool) {
 	if seq == nil || item.Kind == yamlv3.ScalarNode && item.Tag == "!!null" && item.Value == "" {
-		return 2
+		return 0, false
 	}
 	if text := c.lineText(item.Line); len(text) < seq.Column || text[seq.Column-1] != '-' {
-		return 2
+		return 0, false
 	}
-	return max(item.Column-seq.Column, 2)
+	return max(item.Column-seq.Column, 2), true
 }
 
 // items writes sequence items with the dash at column dash, each item's lines gap columns right of it.
