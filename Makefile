@@ -240,6 +240,23 @@ bench: tools ## Measure scrape cost and API-server load side by side; writes doc
 bench-proxy: ## Compare a scrape through diagkit-proxy's forwarder with the same scrape made directly (Go benchmark).
 	$(GO) test ./metricsproxy -run '^$$' -bench Forward -benchmem -count 5
 
+# Each fuzz target in turn, FUZZTIME each (go test fuzzes one target of one package at a time), one worker
+# by default: the machines this runs on have two shared cores. New inputs are minimized for 10s at most (Go's
+# 60s default would take most of a short run). Failing inputs land in the package's testdata/fuzz/<FuzzName>/,
+# which `make test` then runs as regression cases with the f.Add seeds.
+FUZZTIME ?= 30s
+FUZZ_PARALLEL ?= 1
+FUZZ_TARGETS := generator/manifest:FuzzPatch generator/manifest:FuzzRemoveProxy generator/manifest:FuzzRewriteJSONPatchArgs \
+	generator/makefile:FuzzParse generator/rbacrole:FuzzAdd generator/kustomization:FuzzRead generator/kustomization:FuzzFindDeployed \
+	generator/helmchart:FuzzPatch generator/gosource:FuzzPatch $(DIAGNOSTICS_DIR):FuzzDecisionKey
+.PHONY: fuzz
+fuzz: ## Fuzz every parser and patcher, FUZZTIME each (default 30s: 5 min in all), one target at a time.
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; mod=.; [ "$$pkg" = $(DIAGNOSTICS_DIR) ] && mod=$(DIAGNOSTICS_DIR) && pkg=.; \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s -parallel $(FUZZ_PARALLEL) ./$$pkg); \
+	done
+
 ##@ Maintain
 
 .PHONY: diagnostics-latest-mod
