@@ -4,7 +4,6 @@ package kustomize
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -92,20 +91,7 @@ func TestArgsStyles(t *testing.T) {
 			}
 		})
 	}
-	golden := filepath.Join("testdata", "golden", "args-styles.txtar")
-	got := txtar.Format(&archive)
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run: go test ./kustomize -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("output differs from %s (-want +got); review, then go test ./kustomize -update:\n%s", golden, diff)
-	}
+	compareGolden(t, "args-styles.txtar", txtar.Format(&archive))
 }
 
 // TestArgsStylesKustomizeBinary: the kustomize CLI renders the same args, and fails the same builds with

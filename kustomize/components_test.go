@@ -55,19 +55,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "golden", name+".yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run: go test ./kustomize -update)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("output differs from %s (-want +got); review, then go test ./kustomize -update:\n%s", golden, diff)
-			}
+			compareGolden(t, name+".yaml", got)
 		})
 	}
 }
@@ -467,4 +455,22 @@ func mustLookup(t *testing.T, n *yaml.RNode, path ...string) *yaml.RNode {
 		t.Fatalf("%s %s has no %s", n.GetKind(), n.GetName(), strings.Join(path, "."))
 	}
 	return v
+}
+
+// compareGolden compares got with testdata/golden/<name>, rewriting it with -update.
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run: go test ./kustomize -update)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("output differs from %s (-want +got); review, then go test ./kustomize -update:\n%s", golden, diff)
+	}
 }
