@@ -4,6 +4,7 @@ package gosource
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,12 +107,7 @@ func main() {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := ParseSource("main.go", []byte(zapHeader+tt.logger+manager))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pkg := &Package{Dir: ".", Files: []*File{f}}
-			m, err := Analyze(pkg, f, FindManagerCall(f)[0])
+			m, err := analyzeSource(t, "main.go", zapHeader+tt.logger+manager)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,12 +202,7 @@ func main() {
 			if strings.Contains(tt.body, "metricsOptions(") {
 				src += helperFunc
 			}
-			f, err := ParseSource("main.go", []byte(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pkg := &Package{Dir: ".", Files: []*File{f}}
-			m, err := Analyze(pkg, f, FindManagerCall(f)[0])
+			m, err := analyzeSource(t, "main.go", src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -276,11 +267,7 @@ func init() {
 	serverCommand.Flags().StringVar(&metricsAddr, "metrics-bind-address", ":8080", "metrics")
 }
 `
-	f, err := ParseSource("cmd/server.go", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Analyze(&Package{Dir: "cmd", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	m, err := analyzeSource(t, "cmd/server.go", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +321,7 @@ func main() {
 	_, _ = mgr, err
 }
 `
-	f, err := ParseSource("main.go", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	_, err := analyzeSource(t, "main.go", src)
 	if !errors.Is(err, edit.ErrRefused) {
 		t.Fatalf("got %v, want a refusal (exit 3)", err)
 	}
@@ -375,11 +358,7 @@ func init() {
 	webhookCmd.Flags().StringVar(&metricsAddr, "metrics-addr", ":8080", "metrics")
 }
 `
-	f, err := ParseSource("main.go", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	_, err := analyzeSource(t, "main.go", src)
 	if !errors.Is(err, edit.ErrRefused) || !strings.Contains(err.Error(), "main.go:20, main.go:21") {
 		t.Errorf("got %v, want a refusal naming both registrations", err)
 	}
@@ -392,11 +371,7 @@ func TestOtherUsesOfTheOldVariableFollow(t *testing.T) {
 	body := "\tif len(os.Args) > 5 {\n\t\tmetricsAddr = \"0\"\n\t}\n" +
 		"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
 		"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
-	f, err := ParseSource("main.go", []byte(header+body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Analyze(&Package{Dir: ".", Files: []*File{f}}, f, FindManagerCall(f)[0])
+	m, err := analyzeSource(t, "main.go", header+body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,4 +383,14 @@ func TestOtherUsesOfTheOldVariableFollow(t *testing.T) {
 	if !strings.Contains(out, "diagnosticsOptions.Address = \"0\"") || strings.Contains(out, "metricsAddr") {
 		t.Errorf("the other use of metricsAddr does not follow:\n%s", out)
 	}
+}
+
+// analyzeSource parses one file holding one ctrl.NewManager call, as its package's only file, and analyses it.
+func analyzeSource(t *testing.T, path, src string) (*Manager, error) {
+	t.Helper()
+	f, err := ParseSource(path, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Analyze(&Package{Dir: filepath.Dir(path), Files: []*File{f}}, f, FindManagerCall(f)[0])
 }
