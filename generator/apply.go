@@ -4,14 +4,14 @@ package generator
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
 
-// ErrChangedSincePlanning is returned by Apply when a planned file no longer has the content Detect read.
+// ErrChangedSincePlanning is returned by Apply when a planned file no longer has the content Detect read
+// (FileChange.Before).
 var ErrChangedSincePlanning = errors.New("changed since planning")
 
 // Apply writes every file of the plan or none: it checks that no planned file changed since Detect,
@@ -31,9 +31,8 @@ func Apply(p *Plan) error {
 	}
 	for _, c := range p.Changes {
 		full := filepath.Join(p.Root, filepath.FromSlash(c.Path))
-		snap, ok := p.target.files[c.Path]
 		current, err := os.ReadFile(full)
-		if err != nil || !ok || sha256.Sum256(current) != snap.hash || !bytes.Equal(current, c.Before) {
+		if err != nil || !bytes.Equal(current, c.Before) {
 			cleanup()
 			return fmt.Errorf("%s: %w; nothing was written, run again", c.Path, ErrChangedSincePlanning)
 		}

@@ -55,7 +55,7 @@ func (t *Target) markerPackages() ([]MarkerPackage, error) {
 		pkg := t.MainPackage
 		if pkg == nil || dir != pkg.Dir {
 			var err error
-			if pkg, err = gosource.LoadPackage(t.Root, dir); err != nil {
+			if pkg, err = gosource.LoadPackageOverlay(t.Root, dir, t.overlay); err != nil {
 				return nil, err
 			}
 		}

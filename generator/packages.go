@@ -36,7 +36,7 @@ type moduleIndex struct {
 
 // indexModule reads the package clause and imports of every non-test Go file of the module at root,
 // skipping vendor, testdata, hidden and underscore directories and nested modules, as the go command does.
-func indexModule(root, modulePath string) (*moduleIndex, error) {
+func indexModule(root, modulePath string, overlay map[string][]byte) (*moduleIndex, error) {
 	idx := &moduleIndex{modulePath: modulePath, pkgs: map[string]*goPackage{}}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -57,11 +57,13 @@ func indexModule(root, modulePath string) (*moduleIndex, error) {
 		if ok, err := build.Default.MatchFile(filepath.Dir(p), d.Name()); err != nil || !ok {
 			return nil
 		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
 		rel = filepath.ToSlash(rel)
+		src, ok := overlay[rel]
+		if !ok {
+			if src, err = os.ReadFile(p); err != nil {
+				return err
+			}
+		}
 		f, err := parser.ParseFile(token.NewFileSet(), rel, src, parser.ImportsOnly)
 		if err != nil {
 			return nil // a broken file is reported by whoever loads its package

@@ -30,8 +30,8 @@ type Plan struct {
 	Warnings []string
 	// Next are the commands to run after applying, such as go mod tidy.
 	Next []string
-
-	target *Target
+	// Managers says, when the repository has several, which one runs where and which were left alone.
+	Managers []string
 }
 
 // Empty reports whether there is nothing to change.
@@ -48,6 +48,9 @@ func (p *Plan) Paths() []string {
 
 // Summary writes one line per file with its reasons, then warnings and next steps.
 func (p *Plan) Summary(w io.Writer) {
+	for _, m := range p.Managers {
+		fmt.Fprintf(w, "manager %s\n", m)
+	}
 	if p.Empty() {
 		fmt.Fprintln(w, "nothing to change: the repository already serves its metrics through diagnostics")
 	}

@@ -24,6 +24,7 @@ func planCharts(pl *planner) error {
 		if err != nil {
 			return fmt.Errorf("chart %s: %w", dir, err)
 		}
+		chart = chart.WithSources(t.overlay)
 		for _, flag := range flags {
 			patched, warnings, err := chart.Patch(flag)
 			if errors.Is(err, helmchart.ErrNotRendered) {

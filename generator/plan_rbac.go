@@ -41,6 +41,11 @@ func planMakefile(pl *planner) error {
 func planRole(pl *planner) error {
 	t, p := pl.t, pl.plan
 	addMarkers, addRules := pl.markers != gosource.MarkersCollected, !pl.reviewsBound
+	for _, d := range t.AccountsWithoutReviews() {
+		pl.warn("%s runs Deployment %s as ServiceAccount %s, which no role of the tree binds to tokenreviews and subjectaccessreviews create, nor to %s: "+
+			"every scrape would be refused; bind that account to %s (or a role granting the reviews) or run the Deployment as the manager's account",
+			d.Dir, d.Deployment, d.ServiceAccount, t.RoleName, t.RoleName)
+	}
 	if t.Role == nil {
 		if addRules {
 			pl.warn("%s not found; grant tokenreviews and subjectaccessreviews create to the manager", t.RolePath)

@@ -77,7 +77,7 @@ type planner struct {
 
 // decide takes the repository-wide decisions every unit depends on.
 func decide(t *Target, opts Options) (*planner, error) {
-	pl := &planner{t: t, opts: opts, plan: &Plan{Root: t.Root, target: t}, changes: map[string]*FileChange{}, managerName: "manager"}
+	pl := &planner{t: t, opts: opts, plan: &Plan{Root: t.Root}, changes: map[string]*FileChange{}, managerName: "manager"}
 	var err error
 	if pl.backend, err = chooseBackend(t, opts.Backend); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/diagkit/diagkit/generator"
 	"github.com/diagkit/diagkit/generator/check"
 	"github.com/diagkit/diagkit/generator/edit"
+	"github.com/diagkit/diagkit/generator/gosource"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current plans")
@@ -47,13 +49,10 @@ func copyFixture(t *testing.T, name string) string {
 	return dst
 }
 
+// plan is what diagkit retrofit plans for dir: every manager of the repository.
 func plan(t *testing.T, dir string) *generator.Plan {
 	t.Helper()
-	target, err := generator.Detect(dir, generator.DetectOptions{})
-	if err != nil {
-		t.Fatalf("detect: %v", err)
-	}
-	p, err := generator.Retrofit(target, generator.Options{})
+	p, err := generator.RetrofitRepository(dir, nil, generator.Options{})
 	if err != nil {
 		t.Fatalf("retrofit: %v", err)
 	}
@@ -354,30 +353,128 @@ func TestAChartItCannotPatchIsReportedNotFatal(t *testing.T) {
 	}
 }
 
-// TestSeveralManagersAreRefusedWithGuidance: two commands creating a manager (an operator and its webhook
-// server, as KEDA and External Secrets have) are not an error in the repository: exit 3, naming both and
-// saying how to retrofit each; --main chooses one.
-func TestSeveralManagersAreRefusedWithGuidance(t *testing.T) {
+// TestManagersTheManifestsCannotTellApart: two commands creating a manager (an operator and its webhook
+// server) whose binaries no Deployment names are not an error in the repository: exit 3, naming both
+// and saying how to name each one's Deployment; --main chooses one.
+func TestManagersTheManifestsCannotTellApart(t *testing.T) {
 	dir := copyFixture(t, "etcdadm-controller")
 	webhook := filepath.Join(dir, "cmd", "webhook")
 	if err := os.MkdirAll(webhook, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src := "package main\n\nimport ctrl \"sigs.k8s.io/controller-runtime\"\n\nfunc main() {\n\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})\n\t_, _ = mgr, err\n}\n"
+	src := "package main\n\nimport (\n\t\"flag\"\n\n\tctrl \"sigs.k8s.io/controller-runtime\"\n\t\"sigs.k8s.io/controller-runtime/pkg/metrics/server\"\n)\n\n" +
+		"func main() {\n\tvar addr string\n\tflag.StringVar(&addr, \"metrics-bind-address\", \":8080\", \"\")\n\tflag.Parse()\n" +
+		"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: addr}})\n\t_, _ = mgr, err\n}\n"
 	if err := os.WriteFile(filepath.Join(webhook, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := generator.Detect(dir, generator.DetectOptions{})
+	before := snapshotTree(t, dir)
+	_, err := generator.RetrofitRepository(dir, nil, generator.Options{})
 	if !errors.Is(err, edit.ErrRefused) {
 		t.Fatalf("got %v, want a refusal (exit 3)", err)
 	}
-	for _, want := range []string{"cmd/webhook/main.go", "main.go", "diagkit retrofit --main FILE"} {
+	for _, want := range []string{"cmd/webhook/main.go", "main.go", "config/manager/manager.yaml", "--main cmd/webhook/main.go=MANIFEST"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
 	}
+	if after := snapshotTree(t, dir); !maps.Equal(before, after) {
+		t.Error("files changed although the repository was refused")
+	}
 	if p := planWith(t, dir, "main.go"); p.Empty() {
 		t.Error("--main main.go plans nothing")
+	}
+}
+
+// TestSeveralManagersNamedByHand: without the Makefile's build line nothing says which Deployment runs the
+// webhook server; --main FILE=MANIFEST for each gives the plan diagkit finds by itself with it.
+func TestSeveralManagersNamedByHand(t *testing.T) {
+	found := diffOf(t, plan(t, shapeFixture(t, "etcdadm-controller", "several-managers")))
+	dir := shapeFixture(t, "etcdadm-controller", "several-managers")
+	makefile := filepath.Join(dir, "Makefile")
+	src, err := os.ReadFile(makefile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "\tCGO_ENABLED=0 go build -trimpath -o bin/webhook-server ./cmd/webhook\n"
+	if !bytes.Contains(src, []byte(line)) {
+		t.Fatalf("the shape's Makefile lacks %q", line)
+	}
+	if err := os.WriteFile(makefile, bytes.Replace(src, []byte(line), nil, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generator.RetrofitRepository(dir, nil, generator.Options{}); !errors.Is(err, edit.ErrRefused) {
+		t.Fatalf("without the build line: got %v, want a refusal naming both managers", err)
+	}
+	mains := []generator.Main{{File: "main.go"}, {File: "cmd/webhook/main.go", Manifest: "config/webhook-server/deployment.yaml"}}
+	p, err := generator.RetrofitRepository(dir, mains, generator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Makefile differs by the removed line only, which no hunk touches.
+	if got := diffOf(t, p); got != found {
+		t.Errorf("named by hand, the plan differs from the one found:\n%s\nwant:\n%s", got, found)
+	}
+	if !slices.ContainsFunc(p.Managers, func(m string) bool {
+		return strings.HasPrefix(m, "cmd/webhook/main.go: Deployment webhook-server, container webhook (config/webhook-server/deployment.yaml)")
+	}) {
+		t.Errorf("the plan does not say where the webhook server runs: %q", p.Managers)
+	}
+}
+
+// TestSeveralManagersSayWhich: the plan names each manager and where it runs, and the one whose metrics
+// server is off as left alone; asked for by name, that one is refused (exit 3), not an error.
+func TestSeveralManagersSayWhich(t *testing.T) {
+	dir := shapeFixture(t, "etcdadm-controller", "several-managers")
+	p := plan(t, dir)
+	want := []string{
+		"main.go: Deployment controller-manager, container manager (config/manager/manager.yaml)",
+		`cmd/adapter/main.go: left alone: cmd/adapter/main.go:15: the manager turns controller-runtime's metrics server off (BindAddress "0"): it serves no metrics to secure`,
+		"cmd/webhook/main.go: Deployment webhook-server, container webhook (config/webhook-server/deployment.yaml)",
+	}
+	if !slices.Equal(p.Managers, want) {
+		t.Errorf("managers:\n%s\nwant:\n%s", strings.Join(p.Managers, "\n"), strings.Join(want, "\n"))
+	}
+	_, err := generator.RetrofitRepository(dir, []generator.Main{{File: "cmd/adapter/main.go"}}, generator.Options{})
+	if !errors.Is(err, edit.ErrRefused) || !errors.Is(err, gosource.ErrMetricsOff) {
+		t.Errorf("--main cmd/adapter/main.go: got %v, want a refusal saying the metrics server is off", err)
+	}
+	// check reads every manager: before the retrofit, the webhook server's plain HTTP on all interfaces
+	// (its Deployment passes :8080) is reported; the operator's binds localhost.
+	findings, err := check.Run(dir, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range findings {
+		if f.ID == check.MetricsPlainHTTPAllInterfaces {
+			files = append(files, f.File)
+		}
+	}
+	if !slices.Equal(files, []string{"config/webhook-server/deployment.yaml"}) {
+		t.Errorf("plain-HTTP findings in %q, want the webhook server's Deployment only", files)
+	}
+}
+
+// TestAccountWithoutReviewsIsReported: a second Deployment running as an account no role binds to the
+// reviews would refuse every scrape; the plan says which, and how to fix it.
+func TestAccountWithoutReviewsIsReported(t *testing.T) {
+	dir := shapeFixture(t, "etcdadm-controller", "several-managers")
+	file := filepath.Join(dir, "config", "webhook-server", "deployment.yaml")
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, bytes.Replace(src, []byte("serviceAccountName: manager"), []byte("serviceAccountName: webhook-server"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, dir)
+	want := "config/default runs Deployment etcdadm-controller-webhook-server as ServiceAccount etcdadm-controller-system/webhook-server, which no role of the tree binds"
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
+		t.Errorf("no warning %q in %q", want, p.Warnings)
+	}
+	if slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "Deployment etcdadm-controller-controller-manager") }) {
+		t.Errorf("a warning for the manager, whose account is bound: %q", p.Warnings)
 	}
 }
 
@@ -392,4 +489,30 @@ func planWith(t *testing.T, dir, main string) *generator.Plan {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestParseMain(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    generator.Main
+		wantErr string
+	}{
+		{in: "cmd/main.go", want: generator.Main{File: "cmd/main.go"}},
+		{in: "cmd/webhook/main.go=config/webhook/deployment.yaml", want: generator.Main{File: "cmd/webhook/main.go", Manifest: "config/webhook/deployment.yaml"}},
+		{in: "=config/manager/manager.yaml", wantErr: "want FILE or FILE=MANIFEST"},
+		{in: "main.go=", wantErr: "want FILE or FILE=MANIFEST"},
+		{in: "main.go=config/manager/kustomization", wantErr: "not a .yaml or .yml file"},
+	}
+	for _, tt := range tests {
+		got, err := generator.ParseMain(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseMain(%q): error %v, want one saying %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseMain(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
 }

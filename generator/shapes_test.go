@@ -57,6 +57,9 @@ var shapes = []struct {
 	{name: "makefile-variables", base: "cluster-api-provider-tinkerbell"},
 	// Helm charts as people write them (issue 19): "- args:" first, a kube-rbac-proxy sidecar.
 	{name: "helm-args-first-and-proxy", base: "eks-anywhere-packages", remaining: []check.ID{check.RoleStale}},
+	// Several managers (issue 19): the operator, a webhook server with its own flag and Deployment, found
+	// by the binary the Makefile builds from its package, and an adapter whose metrics server is off.
+	{name: "several-managers", base: "etcdadm-controller"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

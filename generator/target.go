@@ -4,7 +4,6 @@ package generator
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +54,14 @@ type DetectOptions struct {
 	// Describe goes on whatever it cannot analyse about the manager — not found, several, a shape retrofit
 	// does not know — so that diagkit detect can print everything else: Target.ManagerErr says why.
 	Describe bool
+	// Manifest is the file of the Deployment that runs the manager, relative to the repository. Empty
+	// chooses the one whose container runs the binary the Makefile or a Dockerfile builds from the
+	// manager's package, or else config/manager/manager.yaml.
+	Manifest string
+
+	// overlay holds files as an earlier plan leaves them (by slash path relative to the repository),
+	// read instead of the disk: RetrofitRepository plans each manager on top of the ones before.
+	overlay map[string][]byte
 }
 
 // Target is a read-only snapshot of a repository and the facts found in it.
@@ -99,18 +106,18 @@ type Target struct {
 	rendered map[string][]byte
 
 	files   map[string]snapshot
+	overlay map[string][]byte
 	index   *moduleIndex
 	markers []MarkerPackage
 }
 
 type snapshot struct {
 	data []byte
-	hash [32]byte
 }
 
 // Detect reads the repository at root.
 func Detect(root string, opts DetectOptions) (*Target, error) {
-	t := &Target{Root: root, files: map[string]snapshot{}}
+	t := &Target{Root: root, files: map[string]snapshot{}, overlay: opts.overlay}
 	gomod, err := t.read("go.mod")
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a Go module root: %w", root, err)
@@ -134,7 +141,7 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	}
 	t.ClusterAPI, t.ClusterAPIReplace, _ = t.Module.Version(clusterAPIModule)
 
-	if t.index, err = indexModule(root, t.Module.File.Module.Mod.Path); err != nil {
+	if t.index, err = indexModule(root, t.Module.File.Module.Mod.Path, t.overlay); err != nil {
 		return nil, fmt.Errorf("read the module's Go files: %w", err)
 	}
 	if err := t.detectManager(opts); err != nil {
@@ -147,15 +154,10 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	if err := t.detectRBAC(); err != nil {
 		return nil, err
 	}
-	if src, err := t.read(DefaultManagerManifest); err == nil {
-		t.ManagerManifest = DefaultManagerManifest
-		if t.Container, err = manifest.Find(t.ManagerManifest, src); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if t.Kustomize, err = kustomization.ReadOverlay(root, t.overlay); err != nil {
 		return nil, err
 	}
-	if t.Kustomize, err = kustomization.Read(root); err != nil {
+	if err := t.detectManifest(opts.Manifest); err != nil {
 		return nil, err
 	}
 	// Only files a kustomization names deploy anything: a sidecar patch mentioned only in a comment does not.
@@ -170,6 +172,35 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 		return nil, err
 	}
 	return t, refused
+}
+
+// detectManifest finds the manager's container: in the file given, or in the one whose container runs
+// the binary built from the manager's package, or in config/manager/manager.yaml.
+func (t *Target) detectManifest(file string) error {
+	var running *manifest.Container
+	if file == "" && t.MainPackage != nil {
+		running = t.runningContainer(t.MainPackage.Dir)
+	}
+	switch {
+	case running != nil:
+		file = running.Path
+	case file == "":
+		file = DefaultManagerManifest
+	}
+	src, err := t.read(file)
+	if errors.Is(err, fs.ErrNotExist) && file == DefaultManagerManifest {
+		return nil // no manifest to patch: retrofit says so
+	}
+	if err != nil {
+		return fmt.Errorf("the manager's manifest: %w", err)
+	}
+	t.ManagerManifest = file
+	if running != nil {
+		t.Container, err = manifest.FindNamed(file, src, running.Deployment, running.Name)
+	} else {
+		t.Container, err = manifest.Find(file, src)
+	}
+	return err
 }
 
 // renderTrees builds every kustomization once, keeping the output of those that render.
@@ -206,12 +237,17 @@ func (t *Target) detectManager(opts DetectOptions) error {
 	mainFile := opts.Main
 	if mainFile == "" {
 		var err error
-		if mainFile, err = findManager(t.Root, t.index); err != nil {
+		found, err := t.findManagers()
+		if err != nil {
 			return err
 		}
+		if len(found) > 1 {
+			return &SeveralManagersError{Files: found}
+		}
+		mainFile = found[0]
 	}
 	mainFile = filepath.ToSlash(filepath.Clean(mainFile))
-	pkg, err := gosource.LoadPackage(t.Root, path.Dir(mainFile))
+	pkg, err := gosource.LoadPackageOverlay(t.Root, path.Dir(mainFile), t.overlay)
 	if err != nil {
 		return fmt.Errorf("load the manager's package: %w", err)
 	}
@@ -230,7 +266,7 @@ func (t *Target) detectManager(opts DetectOptions) error {
 	if len(calls) != 1 {
 		return &edit.PositionError{File: mainFile, Expected: "one ctrl.NewManager call", Found: fmt.Sprint(len(calls))}
 	}
-	commands, err := commandPackages(t.Root, t.index, t.MainPackage.Dir)
+	commands, err := t.commandPackages(t.MainPackage.Dir)
 	if err != nil {
 		return err
 	}
@@ -288,6 +324,36 @@ func (t *Target) OverlaysGrantReviews() bool {
 	return len(ds) > 0
 }
 
+// AccountsWithoutReviews are the overlays deploying the manager whose ServiceAccount is bound neither
+// to the role controller-gen writes (which the retrofit makes grant the reviews) nor to another role
+// granting them: an operator's second command (a webhook server) that runs as the namespace's default
+// account, say. The diagnostics endpoint of such a Deployment refuses every caller.
+func (t *Target) AccountsWithoutReviews() []UnboundAccount {
+	var unbound []UnboundAccount
+	for _, dir := range slices.Sorted(maps.Keys(t.Deployed)) {
+		d := t.Deployed[dir]
+		if t.ManagerManifest != "" && dir == path.Dir(t.ManagerManifest) {
+			continue // manager.yaml's own directory binds nothing: not what a cluster receives
+		}
+		generated := slices.ContainsFunc(d.Bound, func(name string) bool { return name == t.RoleName || strings.HasSuffix(name, "-"+t.RoleName) })
+		var others []rbacrole.Rule
+		for name, rs := range d.Rules {
+			if name != t.RoleName && !strings.HasSuffix(name, "-"+t.RoleName) {
+				others = append(others, rs...)
+			}
+		}
+		if !generated && !rbacrole.Grants(others, rbacrole.DiagnosticsRules) {
+			unbound = append(unbound, UnboundAccount{Dir: dir, Deployment: d.Manager.Deployment, ServiceAccount: d.ServiceAccount})
+		}
+	}
+	return unbound
+}
+
+// UnboundAccount is a rendered tree whose manager runs as an account no role grants the reviews.
+type UnboundAccount struct {
+	Dir, Deployment, ServiceAccount string
+}
+
 // isChartFile says whether the file belongs to one of the repository's Helm charts.
 func (t *Target) isChartFile(file string) bool {
 	for _, dir := range t.Charts {
@@ -310,7 +376,7 @@ func (t *Target) findProxyPatches() ([]string, error) {
 		if !isYAML(rel) {
 			continue
 		}
-		src, err := os.ReadFile(filepath.Join(t.Root, filepath.FromSlash(rel)))
+		src, err := t.readFile(rel)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // a kustomization naming a missing file: kustomize reports it
 		}
@@ -326,7 +392,7 @@ func (t *Target) findProxyPatches() ([]string, error) {
 
 // read reads a file into the snapshot.
 func (t *Target) read(rel string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(t.Root, filepath.FromSlash(rel)))
+	data, err := t.readFile(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -334,19 +400,27 @@ func (t *Target) read(rel string) ([]byte, error) {
 	return data, nil
 }
 
+// readFile reads a file from the overlay or else the disk.
+func (t *Target) readFile(rel string) ([]byte, error) {
+	if data, ok := t.overlay[rel]; ok {
+		return data, nil
+	}
+	return os.ReadFile(filepath.Join(t.Root, filepath.FromSlash(rel)))
+}
+
 func (t *Target) keep(rel string, data []byte) {
-	t.files[rel] = snapshot{data: data, hash: sha256.Sum256(data)}
+	t.files[rel] = snapshot{data: data}
 }
 
 // commandPackages loads the module's main packages other than skip: where a manager wrapper's options
 // may be filled in.
-func commandPackages(root string, idx *moduleIndex, skip string) ([]*gosource.Package, error) {
+func (t *Target) commandPackages(skip string) ([]*gosource.Package, error) {
 	var pkgs []*gosource.Package
-	for _, dir := range idx.mainDirs() {
+	for _, dir := range t.index.mainDirs() {
 		if dir == skip {
 			continue
 		}
-		p, err := gosource.LoadPackage(root, dir)
+		p, err := gosource.LoadPackageOverlay(t.Root, dir, t.overlay)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", dir, err)
 		}
@@ -355,19 +429,24 @@ func commandPackages(root string, idx *moduleIndex, skip string) ([]*gosource.Pa
 	return pkgs, nil
 }
 
-// findManager returns the non-test Go file that creates the controller-runtime manager of a command
+// findManagers returns the non-test Go files that create the controller-runtime manager of a command
 // of the module: in a main package, or in a package a main package links (Cluster API providers build
-// theirs in pkg/manager). Of several, the one nearest to a main package wins; files that only tests link,
-// such as an envtest harness, are never managers.
-func findManager(root string, idx *moduleIndex) (string, error) {
-	dist := idx.distances()
+// theirs in pkg/manager). Of several, those nearest to a main package win; files that only tests link,
+// such as an envtest harness, are never managers. Several at the same distance are the managers of
+// several commands (an operator and its webhook server, say).
+func (t *Target) findManagers() ([]string, error) {
+	dist := t.index.distances()
 	var found, unlinked []string
 	nearest := -1
-	for _, dir := range idx.dirs() {
-		for _, rel := range idx.pkgs[dir].Manager {
-			f, err := gosource.ParseFile(root, rel)
+	for _, dir := range t.index.dirs() {
+		for _, rel := range t.index.pkgs[dir].Manager {
+			src, err := t.readFile(rel)
 			if err != nil {
-				return "", err
+				return nil, err
+			}
+			f, err := gosource.ParseSource(rel, src)
+			if err != nil {
+				return nil, err
 			}
 			if len(gosource.FindManagerCall(f)) == 0 {
 				continue
@@ -383,20 +462,28 @@ func findManager(root string, idx *moduleIndex) (string, error) {
 			}
 		}
 	}
-	switch len(found) {
-	case 0:
+	if len(found) == 0 {
 		if len(unlinked) > 0 {
-			return "", edit.Refusedf("no command of the module creates a manager: %s create one but no main package links them (pass --main to choose one)", strings.Join(unlinked, ", "))
+			return nil, edit.Refusedf("no command of the module creates a manager: %s create one but no main package links them (pass --main to choose one)", strings.Join(unlinked, ", "))
 		}
-		return "", edit.Refusedf("no ctrl.NewManager call found in %s (pass --main if it is hidden)", root)
-	case 1:
-		return found[0], nil
+		return nil, edit.Refusedf("no ctrl.NewManager call found in %s (pass --main if it is hidden)", t.Root)
 	}
-	// Not an error in the repository (an operator and its webhook server, say): each needs its own flags,
-	// options and Deployment, which one plan does not describe yet.
-	return "", edit.Refusedf("several commands create a manager (%s); diagkit retrofits one at a time: run `diagkit retrofit --main FILE` for each, "+
-		"then `diagkit check --main FILE` for each, and pass --diagnostics-address and port 8443 in each one's Deployment", strings.Join(found, ", "))
+	return found, nil
 }
+
+// SeveralManagersError says that several commands create a manager and Detect was not told which one
+// to read. RetrofitRepository retrofits each; detect and check describe each.
+type SeveralManagersError struct {
+	Files []string
+}
+
+func (e *SeveralManagersError) Error() string {
+	return fmt.Sprintf("several commands create a manager (%s): retrofit and check take each in turn, or pass --main FILE[=MANIFEST] for the ones to read",
+		strings.Join(e.Files, ", "))
+}
+
+// Is makes it a refusal for Detect's callers that read one manager: not an error in the repository.
+func (e *SeveralManagersError) Is(target error) bool { return target == edit.ErrRefused }
 
 func exists(p string) bool {
 	_, err := os.Stat(p)

@@ -17,14 +17,14 @@ var errFindings = fmt.Errorf("findings reported: %w", errPending)
 
 // checkOptions are the flags of `diagkit check`.
 type checkOptions struct {
-	dir    string
-	main   string
-	output string
+	dir       string
+	mainFlags []string
+	output    string
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "text", `output format: text (one block per finding and a summary) or json ({"findings":[…]})`)
-	fs.StringVar(&o.main, "main", "", "the Go file that creates the manager, relative to DIR (default: detected)")
+	addMainFlag(fs, &o.mainFlags)
 }
 
 func (o *checkOptions) Validate() error {
@@ -37,7 +37,11 @@ func (o *checkOptions) Validate() error {
 // Run checks the repository, prints the findings and returns errFindings when there are any. With JSON
 // on out, the summary goes to errOut, so that a CI log shows it and out stays one document.
 func (o *checkOptions) Run(out, errOut io.Writer) error {
-	findings, err := check.Run(o.dir, check.Options{Main: o.main})
+	mains, err := parseMains(o.mainFlags)
+	if err != nil {
+		return err
+	}
+	findings, err := check.Run(o.dir, check.Options{Mains: mains})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,5 +121,58 @@ func TestDetectAlwaysPrints(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("detect lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestSeveralManagers: a module whose commands create several managers is described one block per
+// manager, retrofitted as a whole with each manager named, and --main takes several, FILE=MANIFEST each.
+func TestSeveralManagers(t *testing.T) {
+	generator := filepath.Join("..", "..", "generator")
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(generator, "testdata", "targets", "etcdadm-controller"))); err != nil {
+		t.Fatal(err)
+	}
+	patch, err := filepath.Abs(filepath.Join(generator, "testdata", "shapes", "several-managers.diff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := exec.Command("git", "apply", "-p1", patch)
+	apply.Dir, apply.Env = dir, append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("git apply: %v\n%s", err, out)
+	}
+
+	out, err := execute("detect", dir)
+	if err != nil {
+		t.Errorf("detect: %v", err)
+	}
+	for _, want := range []string{"main:                    main.go:82 (main)", "main:                    cmd/webhook/main.go:24 (main)",
+		"manager manifest:        config/webhook-server/deployment.yaml (deployment webhook-server, container webhook)",
+		`metrics:                 not analysed: refused: cmd/adapter/main.go:15: the manager turns controller-runtime's metrics server off`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("detect lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := execute("retrofit", "--main", "=config/manager/manager.yaml", dir); err == nil || !strings.Contains(err.Error(), "want FILE or FILE=MANIFEST") {
+		t.Errorf("--main =MANIFEST: %v", err)
+	}
+	out, err = execute("retrofit", "--dry-run", "--main", "main.go", "--main", "cmd/webhook/main.go=config/webhook-server/deployment.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"manager main.go: Deployment controller-manager", "manager cmd/webhook/main.go: Deployment webhook-server, container webhook (config/webhook-server/deployment.yaml)",
+		"config/webhook-server/deployment.yaml\n  - pass --diagnostics-address=:8443"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("retrofit --dry-run lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "cmd/adapter") {
+		t.Errorf("retrofit --main … names a manager it was not given:\n%s", out)
+	}
+	if out, err := execute("retrofit", dir); err != nil || !strings.Contains(out, "cmd/webhook/main.go\n  - ") {
+		t.Errorf("retrofit: %v\n%s", err, out)
+	}
+	if out, err := execute("check", dir); err != nil {
+		t.Errorf("check after retrofit: %v\n%s", err, out)
 	}
 }

@@ -4,6 +4,7 @@ package check
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 
 	"github.com/diagkit/diagkit/generator"
@@ -50,17 +51,41 @@ type Finding struct {
 
 // Options are what check cannot find by itself; the zero value detects everything.
 type Options struct {
-	// Main is the file that creates the manager, relative to the repository.
-	Main string
+	// Mains are the managers to check (default: every manager of the module's commands).
+	Mains []generator.Main
 }
 
-// Run checks the repository at root and returns its findings sorted by file, then line. An error means
-// the repository could not be read (no go.mod, no manager, unparsable files), not that it is insecure.
+// Run checks the repository at root and returns its findings sorted by file, then line: for each of its
+// managers, the same finding once. An error means the repository could not be read (no go.mod, no
+// manager, unparsable files), not that it is insecure.
 func Run(root string, opts Options) ([]Finding, error) {
-	t, err := generator.Detect(root, generator.DetectOptions{Main: opts.Main, Partial: true})
+	targets, err := generator.DetectEach(root, opts.Mains, generator.DetectOptions{Partial: true})
 	if err != nil {
 		return nil, err
 	}
+	var findings []Finding
+	for _, t := range targets {
+		if len(targets) > 1 && errors.Is(t.ManagerErr, gosource.ErrMetricsOff) {
+			continue // a command serving no metrics beside others that do
+		}
+		fs, err := runOne(t)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if !slices.Contains(findings, f) {
+				findings = append(findings, f)
+			}
+		}
+	}
+	slices.SortStableFunc(findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.ID, b.ID))
+	})
+	return findings, nil
+}
+
+// runOne checks one manager of the repository.
+func runOne(t *generator.Target) ([]Finding, error) {
 	r, err := load(t)
 	if err != nil {
 		return nil, err
@@ -74,9 +99,6 @@ func Run(root string, opts Options) ([]Finding, error) {
 			return nil, err
 		}
 	}
-	slices.SortStableFunc(r.findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.ID, b.ID))
-	})
 	return r.findings, nil
 }
 

@@ -100,8 +100,8 @@ func checkStockFilter(r *repo) error {
 // the other checks still run, but no finding must read as a clean bill for an endpoint nobody looked at.
 func checkNotAnalysed(r *repo) error {
 	err := r.t.ManagerErr
-	if r.diagnostics || err == nil {
-		return nil
+	if r.diagnostics || err == nil || errors.Is(err, gosource.ErrMetricsOff) {
+		return nil // (a manager whose metrics server is off serves nothing to judge)
 	}
 	f := Finding{ID: MetricsNotAnalysed, Message: "diagkit could not analyse how the manager serves its metrics (" + err.Error() + "): nothing here says whether that endpoint is secure",
 		Fix: "see `diagkit detect`; serve the metrics through diagnostics by hand (Metrics: diagnosticsOptions.Apply(<options>)), then check again"}

@@ -77,9 +77,17 @@ func defaultName(path string) string {
 
 // ParseFile parses one file; rel is its path relative to root.
 func ParseFile(root, rel string) (*File, error) {
-	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
-	if err != nil {
-		return nil, err
+	return parseFile(root, rel, nil)
+}
+
+// parseFile parses one file, from overlay (by slash path relative to root) when it holds it.
+func parseFile(root, rel string, overlay map[string][]byte) (*File, error) {
+	src, ok := overlay[rel]
+	if !ok {
+		var err error
+		if src, err = os.ReadFile(filepath.Join(root, filepath.FromSlash(rel))); err != nil {
+			return nil, err
+		}
 	}
 	return ParseSource(rel, src)
 }
@@ -102,6 +110,12 @@ type Package struct {
 
 // LoadPackage parses the non-test Go files of dir.
 func LoadPackage(root, dir string) (*Package, error) {
+	return LoadPackageOverlay(root, dir, nil)
+}
+
+// LoadPackageOverlay parses the non-test Go files of dir, reading those overlay holds (by slash path
+// relative to root) from it instead of the disk: the package as a plan made earlier would leave it.
+func LoadPackageOverlay(root, dir string, overlay map[string][]byte) (*Package, error) {
 	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
 	if err != nil {
 		return nil, err
@@ -115,7 +129,7 @@ func LoadPackage(root, dir string) (*Package, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		f, err := ParseFile(root, joinSlash(dir, name))
+		f, err := parseFile(root, joinSlash(dir, name), overlay)
 		if err != nil {
 			return nil, err
 		}

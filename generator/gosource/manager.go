@@ -3,6 +3,7 @@
 package gosource
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
@@ -34,6 +35,10 @@ const (
 	Pflag  FlagLibrary = "pflag"
 	GoFlag FlagLibrary = "flag"
 )
+
+// ErrMetricsOff marks a manager whose metrics server is turned off in code (BindAddress "0", as a
+// command that serves its metrics some other way does): there is nothing to retrofit.
+var ErrMetricsOff = errors.New("it serves no metrics to secure")
 
 // derivers are the calls whose results are metrics server options built from diagnostics flags:
 // diagkit's (ServerOptions, and Apply over options built before) and Cluster API's (v1.6–1.7 and v1.8+).
@@ -202,6 +207,10 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 		return m, err
 	}
 	name := lastName(m.BindAddress)
+	if lit, ok := m.BindAddress.(*ast.BasicLit); ok && lit.Value == `"0"` {
+		return m, fmt.Errorf("%w: %s:%d: the manager turns controller-runtime's metrics server off (BindAddress \"0\"): %w",
+			edit.ErrRefused, f.Path, f.Line(lit.Pos()), ErrMetricsOff)
+	}
 	if name == "" {
 		return m, m.errorAt(f, m.BindAddress, "a variable or field set by a flag", m.File.Text(m.BindAddress))
 	}

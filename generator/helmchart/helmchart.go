@@ -113,7 +113,11 @@ func (c *Chart) Source(name string) []byte {
 	return nil
 }
 
-// withSource returns a copy of the chart whose template name has src, for rendering a patch.
+// WithSources returns a copy of the chart whose templates have the contents sources holds (by slash path
+// relative to the repository): the chart as an earlier plan leaves it.
+func (c *Chart) WithSources(sources map[string][]byte) *Chart { return c.withSource(sources) }
+
+// withSource returns a copy of the chart whose templates have the contents sources holds, for rendering a patch.
 func (c *Chart) withSource(sources map[string][]byte) *Chart {
 	ch := *c.chart
 	ch.Templates = make([]*chart.File, len(c.chart.Templates))

@@ -31,11 +31,17 @@ type Tree struct {
 	referenced map[string]bool
 	// errs are the kustomizations that could not be read, by directory.
 	errs map[string]error
+	// overlay holds files read instead of the disk's, by slash path relative to Root.
+	overlay map[string][]byte
 }
 
 // Read finds the kustomizations under root/config, skipping test data and hidden directories.
-func Read(root string) (*Tree, error) {
-	t := &Tree{Root: root, referenced: map[string]bool{}, errs: map[string]error{}}
+func Read(root string) (*Tree, error) { return ReadOverlay(root, nil) }
+
+// ReadOverlay is Read with the files overlay holds (slash paths relative to root) read from it instead
+// of the disk, now and in every Render: the tree as an earlier plan leaves it.
+func ReadOverlay(root string, overlay map[string][]byte) (*Tree, error) {
+	t := &Tree{Root: root, referenced: map[string]bool{}, errs: map[string]error{}, overlay: overlay}
 	err := filepath.WalkDir(filepath.Join(root, "config"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -55,7 +61,7 @@ func Read(root string) (*Tree, error) {
 		rel, _ := filepath.Rel(root, filepath.Dir(p))
 		dir := filepath.ToSlash(rel)
 		t.Dirs = append(t.Dirs, dir)
-		k, err := readKustomization(p)
+		k, err := t.readKustomization(p)
 		if err != nil {
 			t.errs[dir] = err
 			return nil
@@ -69,10 +75,14 @@ func Read(root string) (*Tree, error) {
 	return t, err
 }
 
-func readKustomization(file string) (*types.Kustomization, error) {
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
+func (t *Tree) readKustomization(file string) (*types.Kustomization, error) {
+	rel, _ := filepath.Rel(t.Root, file)
+	src, ok := t.overlay[filepath.ToSlash(rel)]
+	if !ok {
+		var err error
+		if src, err = os.ReadFile(file); err != nil {
+			return nil, err
+		}
 	}
 	var k types.Kustomization
 	if err := yaml.Unmarshal(src, &k); err != nil {
@@ -119,8 +129,8 @@ func (t *Tree) Files() []string { return slices.Sorted(maps.Keys(t.referenced)) 
 func (t *Tree) Referenced(file string) bool { return t.referenced[path.Clean(file)] }
 
 // Render is `kustomize build --load-restrictor LoadRestrictionsNone` of dir, reading the files of
-// overlay (slash paths relative to Root) from it instead of the disk. It returns the objects as one
-// YAML stream.
+// overlay (slash paths relative to Root), and those of the tree's own overlay, from them instead of the
+// disk. It returns the objects as one YAML stream.
 func (t *Tree) Render(dir string, overlay map[string][]byte) ([]byte, error) {
 	if err := t.errs[dir]; err != nil {
 		return nil, err
@@ -130,8 +140,10 @@ func (t *Tree) Render(dir string, overlay map[string][]byte) ([]byte, error) {
 		return nil, err
 	}
 	fsys := overlayFS{FileSystem: filesys.MakeFsOnDisk(), files: map[string][]byte{}}
-	for rel, data := range overlay {
-		fsys.files[filepath.Join(root, filepath.FromSlash(rel))] = data
+	for _, o := range []map[string][]byte{t.overlay, overlay} {
+		for rel, data := range o {
+			fsys.files[filepath.Join(root, filepath.FromSlash(rel))] = data
+		}
 	}
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone

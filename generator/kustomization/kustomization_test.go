@@ -110,3 +110,100 @@ func TestDeployedManagerAsRendered(t *testing.T) {
 		t.Error("the fixture's patch changed on disk")
 	}
 }
+
+// TestFindDeployedFollowsAggregationAndBareSubjects: Cluster API providers bind an aggregated ClusterRole
+// whose rules the cluster copies in from the roles its selectors match, and base trees leave a subject's
+// namespace for the overlay to set. Both bind the manager's account to the roles they name.
+func TestFindDeployedFollowsAggregationAndBareSubjects(t *testing.T) {
+	rendered := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: controller-manager
+  namespace: capv-system
+spec:
+  template:
+    spec:
+      serviceAccountName: manager
+      containers:
+      - name: manager
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: aggregated-manager-role
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels:
+      aggregate-to-manager: "true"
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: manager-role
+  labels:
+    aggregate-to-manager: "true"
+rules:
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: unrelated-role
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: manager-rolebinding
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: aggregated-manager-role
+subjects:
+- kind: ServiceAccount
+  name: manager
+  namespace: capv-system
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: res-rolebinding
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: elsewhere-role
+subjects:
+- kind: ServiceAccount
+  name: manager
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: other-account
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: unrelated-role
+subjects:
+- kind: ServiceAccount
+  name: someone-else
+  namespace: capv-system
+`)
+	d, err := kustomization.FindDeployed(rendered, "controller-manager", "manager")
+	if err != nil || d == nil {
+		t.Fatalf("FindDeployed: %v, %v", d, err)
+	}
+	bound := slices.Sorted(slices.Values(d.Bound))
+	if want := []string{"aggregated-manager-role", "elsewhere-role", "manager-role"}; !slices.Equal(bound, want) {
+		t.Errorf("bound %q, want %q", bound, want)
+	}
+	if len(d.Rules["manager-role"]) != 1 || len(d.Rules["unrelated-role"]) != 0 {
+		t.Errorf("rules %+v: want manager-role's (aggregated) and not unrelated-role's", d.Rules)
+	}
+}

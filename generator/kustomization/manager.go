@@ -4,11 +4,15 @@ package kustomization
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/diagkit/diagkit/generator/manifest"
@@ -22,8 +26,10 @@ type Deployed struct {
 	Others  []*manifest.Container
 	// ServiceAccount is namespace/name of the account the pod runs as.
 	ServiceAccount string
-	// Rules are the rules of every Role and ClusterRole the tree binds to that account, by role name.
+	// Rules are the rules of every Role and ClusterRole the tree binds to that account, by role name;
+	// Bound names every role bound to it, those the tree does not hold (defined elsewhere) included.
 	Rules map[string][]rbacrole.Rule
+	Bound []string
 }
 
 // FindDeployed finds the container named container of the Deployment named deployment (or ending in
@@ -55,6 +61,7 @@ func FindDeployed(rendered []byte, deployment, container string) (*Deployed, err
 		return nil, err
 	}
 	roles := map[string][]rbacv1.PolicyRule{} // "ClusterRole/name" or "Role/ns/name"
+	var clusterRoles []rbacv1.ClusterRole
 	var bindings []rbacv1.RoleBinding
 	for _, o := range objs {
 		switch o.kind {
@@ -70,15 +77,19 @@ func FindDeployed(rendered []byte, deployment, container string) (*Deployed, err
 				}
 				d.ServiceAccount = orDefault(dep.Namespace, "default") + "/" + sa
 			}
-		case "ClusterRole", "Role":
-			var r rbacv1.Role // a ClusterRole's rules decode the same way
+		case "ClusterRole":
+			var r rbacv1.ClusterRole
 			if err := yaml.Unmarshal(o.data, &r); err != nil {
 				return nil, err
 			}
-			key := "ClusterRole/" + r.Name
-			if o.kind == "Role" {
-				key = "Role/" + orDefault(r.Namespace, "default") + "/" + r.Name
+			roles["ClusterRole/"+r.Name] = append(roles["ClusterRole/"+r.Name], r.Rules...)
+			clusterRoles = append(clusterRoles, r)
+		case "Role":
+			var r rbacv1.Role
+			if err := yaml.Unmarshal(o.data, &r); err != nil {
+				return nil, err
 			}
+			key := "Role/" + orDefault(r.Namespace, "default") + "/" + r.Name
 			roles[key] = append(roles[key], r.Rules...)
 		case "ClusterRoleBinding", "RoleBinding":
 			var b rbacv1.RoleBinding
@@ -91,20 +102,55 @@ func FindDeployed(rendered []byte, deployment, container string) (*Deployed, err
 			bindings = append(bindings, b)
 		}
 	}
+	aggregated := aggregatedRoles(clusterRoles)
 	for _, b := range bindings {
 		if !bindsAccount(b, d.ServiceAccount) {
 			continue
 		}
-		key := "ClusterRole/" + b.RoleRef.Name
+		bound := map[string]string{"ClusterRole/" + b.RoleRef.Name: b.RoleRef.Name}
 		if b.RoleRef.Kind == "Role" {
-			key = "Role/" + orDefault(b.Namespace, "default") + "/" + b.RoleRef.Name
+			bound = map[string]string{"Role/" + orDefault(b.Namespace, "default") + "/" + b.RoleRef.Name: b.RoleRef.Name}
+		} else {
+			// An aggregated ClusterRole (Cluster API providers bind one) holds the rules of the roles its
+			// selectors match, which the cluster's controller copies in: each counts under its own name.
+			for _, name := range aggregated[b.RoleRef.Name] {
+				bound["ClusterRole/"+name] = name
+			}
 		}
-		for _, pr := range roles[key] {
-			d.Rules[b.RoleRef.Name] = append(d.Rules[b.RoleRef.Name], rbacrole.Rule{APIGroups: pr.APIGroups, NonResourceURLs: pr.NonResourceURLs,
-				ResourceNames: pr.ResourceNames, Resources: pr.Resources, Verbs: pr.Verbs})
+		for key, name := range bound {
+			if !slices.Contains(d.Bound, name) {
+				d.Bound = append(d.Bound, name)
+			}
+			for _, pr := range roles[key] {
+				d.Rules[name] = append(d.Rules[name], rbacrole.Rule{APIGroups: pr.APIGroups, NonResourceURLs: pr.NonResourceURLs,
+					ResourceNames: pr.ResourceNames, Resources: pr.Resources, Verbs: pr.Verbs})
+			}
 		}
 	}
 	return d, nil
+}
+
+// aggregatedRoles returns, for each ClusterRole with an aggregation rule, the names of the ClusterRoles
+// of the tree whose labels one of its selectors matches.
+func aggregatedRoles(roles []rbacv1.ClusterRole) map[string][]string {
+	out := map[string][]string{}
+	for _, agg := range roles {
+		if agg.AggregationRule == nil {
+			continue
+		}
+		for _, sel := range agg.AggregationRule.ClusterRoleSelectors {
+			selector, err := metav1.LabelSelectorAsSelector(&sel)
+			if err != nil {
+				continue // the API server would refuse it too
+			}
+			for _, r := range roles {
+				if r.Name != agg.Name && selector.Matches(labels.Set(r.Labels)) && !slices.Contains(out[agg.Name], r.Name) {
+					out[agg.Name] = append(out[agg.Name], r.Name)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func bindsAccount(b rbacv1.RoleBinding, account string) bool {
@@ -112,11 +158,10 @@ func bindsAccount(b rbacv1.RoleBinding, account string) bool {
 		if s.Kind != rbacv1.ServiceAccountKind {
 			continue
 		}
-		ns := s.Namespace
-		if ns == "" {
-			ns = b.Namespace
-		}
-		if orDefault(ns, "default")+"/"+s.Name == account {
+		// A ServiceAccount subject needs a namespace; a tree that leaves it out (and the binding's, and
+		// the Deployment's) expects one set where it is deployed, so the name alone decides.
+		ns := cmp.Or(s.Namespace, b.Namespace)
+		if ns == "" && strings.HasSuffix(account, "/"+s.Name) || orDefault(ns, "default")+"/"+s.Name == account {
 			return true
 		}
 	}

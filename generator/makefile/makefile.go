@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/diagkit/diagkit/generator/edit"
+	"github.com/diagkit/diagkit/generator/gobuild"
 )
 
 // RBAC is a controller-gen invocation that writes an RBAC role (it has an rbac: argument).
@@ -51,6 +52,8 @@ type Tools struct {
 	// file's at its include directive).
 	Invocations []*RBAC
 	Includes    []Include
+	// GoBuilds are the go build commands of the recipes, in reading order.
+	GoBuilds []gobuild.Build
 
 	file    string
 	vars    variables
@@ -105,6 +108,9 @@ func ParseWith(file string, src []byte, read func(path string) ([]byte, error)) 
 					t.RBAC = r
 				}
 			}
+			if b := goBuild(path.Dir(file), rl, c); b != nil {
+				t.GoBuilds = append(t.GoBuilds, *b)
+			}
 			if calls := t.makeCalls(c); len(calls) > 0 {
 				if r := t.rules[target]; r != nil {
 					r.Makes = appendNew(r.Makes, calls...)
@@ -146,6 +152,23 @@ func (t *Tools) controllerGenVersion() string {
 		return string(m[1])
 	}
 	return ""
+}
+
+// goBuild returns the go build command that c is, or nil; make runs it in dir (the Makefile's, whatever
+// file the recipe comes from) and c's own cd. A build whose directory a cd hid is left out.
+func goBuild(dir string, rl recipeLine, c command) *gobuild.Build {
+	if c.cwd == "" {
+		return nil
+	}
+	var words []string
+	for _, a := range c.program() {
+		words = append(words, a.value)
+	}
+	b := gobuild.FromArgs(words)
+	if b != nil {
+		b.File, b.Line, b.Dir = rl.file, lineOf(rl.src, c.start), cleanDir(path.Join(dir, c.cwd))
+	}
+	return b
 }
 
 // invocation returns the controller-gen invocation writing RBAC that c is, or nil.

@@ -3,6 +3,8 @@
 package makefile
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/diagkit/diagkit/generator/edit"
@@ -50,5 +52,19 @@ func TestWriterOfFindsTheTargetWritingAFile(t *testing.T) {
 		if ok != tt.ok || w.Target != tt.target || (ok && w.Line != 2) {
 			t.Errorf("WriterOf(%s) = %+v, %v; want %s at line 2", tt.file, w, ok, tt.target)
 		}
+	}
+}
+
+// TestGoBuilds: the go build commands of the recipes, variables expanded, in the directory a cd moves them to.
+func TestGoBuilds(t *testing.T) {
+	src := []byte("GO ?= go\nBIN := bin\nFLAGS = -trimpath\n\nbuild:\n\t$(GO) build $(FLAGS) -o $(BIN)/manager cmd/main.go\n" +
+		"\tcd tools && CGO_ENABLED=0 go build -o ../$(BIN)/helper ./cmd/helper\n\tgo test ./...\n")
+	var got []string
+	for _, b := range Parse("Makefile", src).GoBuilds {
+		got = append(got, fmt.Sprintf("%s:%d %s in %s from %v", b.File, b.Line, b.Binary(), b.Dir, b.Packages))
+	}
+	want := []string{"Makefile:6 manager in . from [cmd/main.go]", "Makefile:7 helper in tools from [./cmd/helper]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("builds\n%q\nwant\n%q", got, want)
 	}
 }

@@ -71,6 +71,20 @@ func Find(path string, src []byte) (*Container, error) {
 	return found, err
 }
 
+// FindNamed returns the container named container of the Deployment named deployment in src.
+func FindNamed(path string, src []byte, deployment, container string) (*Container, error) {
+	all, err := FindAll(path, src)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.Deployment == deployment && c.Name == container {
+			return c, nil
+		}
+	}
+	return nil, &edit.PositionError{File: path, Expected: "container " + container + " of Deployment " + deployment, Found: "none"}
+}
+
 // FindAll returns every container of every Deployment in src, in file order; a file without any (a
 // kustomization, a Service) yields none and no error. Strategic-merge patches are Deployments too.
 func FindAll(path string, src []byte) ([]*Container, error) {
@@ -186,6 +200,17 @@ func (c *Container) Ports() []ContainerPort {
 		}
 	}
 	return ports
+}
+
+// Command returns the container's command (its image's entrypoint when empty).
+func (c *Container) Command() []string {
+	var cmd []string
+	if seq := walk(c.node, "command"); seq != nil {
+		for _, n := range seq.Content {
+			cmd = append(cmd, n.Value)
+		}
+	}
+	return cmd
 }
 
 // Args returns the container's arguments.
