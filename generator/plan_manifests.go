@@ -3,9 +3,11 @@
 package generator
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/diagkit/diagkit/generator/edit"
+	"github.com/diagkit/diagkit/generator/kustomization"
 	"github.com/diagkit/diagkit/generator/manifest"
 )
 
@@ -23,21 +25,17 @@ func planManifests(pl *planner) error {
 		// Every overlay already deploys the manager serving diagnostics: manager.yaml is a base they complete.
 	case t.Container != nil:
 		t.Container.AddressElsewhere = addressElsewhere
-		edits, why, err := t.Container.Patch(pl.oldFlag)
+		after, edits, why, err := pl.patchManagerManifest()
 		if err != nil {
 			return err
 		}
-		if slices.Contains(t.ProxyPatches, t.ManagerManifest) {
-			// A sidecar in manager.yaml itself: removed in the same pass, the manager patched above.
-			proxyEdits, proxyWhy, err := manifest.RemoveProxy(t.ManagerManifest, t.files[t.ManagerManifest].data, pl.managerName, pl.oldFlag, false)
-			if err != nil {
+		if !addressElsewhere && t.addressFromOverlays() && pl.rendersAddressTwice(after) {
+			// A patch passes the address to every Deployment (kubebuilder v4's, rewritten for the manager
+			// planned before this one) and keeps manager.yaml's args: the address is not repeated there.
+			t.Container.AddressElsewhere = true
+			if after, edits, why, err = pl.patchManagerManifest(); err != nil {
 				return err
 			}
-			edits, why = append(edits, proxyEdits...), append(why, proxyWhy...)
-		}
-		after, err := edit.Apply(t.files[t.ManagerManifest].data, edits)
-		if err != nil {
-			return err
 		}
 		pl.change(t.ManagerManifest, after, ranges(edits...), why...)
 	default:
@@ -62,6 +60,46 @@ func planManifests(pl *planner) error {
 		pl.change(patch, after, ranges(edits...), why...)
 	}
 	return nil
+}
+
+// patchManagerManifest gives the manager container its diagnostics args and port and removes a
+// kube-rbac-proxy sidecar of manager.yaml itself.
+func (pl *planner) patchManagerManifest() (after []byte, edits []edit.Edit, why []string, err error) {
+	t := pl.t
+	if edits, why, err = t.Container.Patch(pl.oldFlag); err != nil {
+		return nil, nil, nil, err
+	}
+	if slices.Contains(t.ProxyPatches, t.ManagerManifest) {
+		proxyEdits, proxyWhy, err := manifest.RemoveProxy(t.ManagerManifest, t.files[t.ManagerManifest].data, pl.managerName, pl.oldFlag, false)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		edits, why = append(edits, proxyEdits...), append(why, proxyWhy...)
+	}
+	after, err = edit.Apply(t.files[t.ManagerManifest].data, edits)
+	return after, edits, why, err
+}
+
+// rendersAddressTwice says whether some overlay deploying the manager, rendered with manager.yaml as
+// after and the changes planned so far, passes the diagnostics address more than once.
+func (pl *planner) rendersAddressTwice(after []byte) bool {
+	t := pl.t
+	overlay := map[string][]byte{t.ManagerManifest: after}
+	for file, c := range pl.changes {
+		if file != t.ManagerManifest {
+			overlay[file] = c.After
+		}
+	}
+	for _, dir := range slices.Sorted(maps.Keys(t.Deployed)) {
+		out, err := t.Kustomize.Render(dir, overlay)
+		if err != nil {
+			continue // verify reports a tree that no longer renders
+		}
+		if d, err := kustomization.FindDeployed(out, t.Container.Deployment, t.Container.Name); err == nil && d != nil && d.Manager.ArgCount(manifest.AddressFlag) > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // planJSONPatches makes the JSON 6902 patches the kustomizations name pass the diagnostics address where

@@ -60,6 +60,9 @@ var shapes = []struct {
 	// Several managers (issue 19): the operator, a webhook server with its own flag and Deployment, found
 	// by the binary the Makefile builds from its package, and an adapter whose metrics server is off.
 	{name: "several-managers", base: "etcdadm-controller"},
+	// A second command in a kubebuilder v4 project: the scaffold's metrics patch targets every Deployment,
+	// so the webhook server's address comes from the rewritten patch, not from its own manifest.
+	{name: "kubebuilder-v4-second-command", base: "kubebuilder-v4"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

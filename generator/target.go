@@ -304,6 +304,25 @@ func (t *Target) OverlaysServeDiagnostics() bool {
 	return len(ds) > 0
 }
 
+// addressFromOverlays says whether every overlay deploying the manager passes the diagnostics address
+// while manager.yaml does not: a patch of theirs adds it (kubebuilder v4's metrics patch, which targets
+// every Deployment, rewritten for the manager planned before this one).
+func (t *Target) addressFromOverlays() bool {
+	if t.Container == nil {
+		return false
+	}
+	if _, _, ok := t.Container.Arg(manifest.AddressFlag, true); ok {
+		return false
+	}
+	ds := t.overlays()
+	for _, d := range ds {
+		if _, _, ok := d.Manager.Arg(manifest.AddressFlag, true); !ok {
+			return false
+		}
+	}
+	return len(ds) > 0
+}
+
 // OverlaysGrantReviews says whether every overlay deploying the manager binds its ServiceAccount to
 // a role besides the one controller-gen writes (a kube-rbac-proxy era proxy-role, say) that grants the
 // TokenReviews and SubjectAccessReviews diagnostics makes. Rules in the generated role do not count:

@@ -203,6 +203,10 @@ func (d *Deployed) ServesDiagnostics() (bool, string) {
 	if _, _, ok := d.Manager.Arg(manifest.AddressFlag, true); !ok {
 		return false, "the manager container passes no " + manifest.AddressFlag
 	}
+	if n := d.Manager.ArgCount(manifest.AddressFlag); n > 1 {
+		// The last wins, so a person changing the first changes nothing.
+		return false, fmt.Sprintf("the manager container passes %s %d times", manifest.AddressFlag, n)
+	}
 	port := "8443"
 	if v, _, _ := d.Manager.Arg(manifest.AddressFlag, true); v != "" {
 		if i := strings.LastIndex(v, ":"); i >= 0 {

@@ -202,6 +202,21 @@ func (c *Container) Ports() []ContainerPort {
 	return ports
 }
 
+// ArgCount is how many times the container's arguments pass flag (as --flag=value or --flag value).
+func (c *Container) ArgCount(flag string) int {
+	args := walk(c.node, "args")
+	if args == nil || args.Kind != yamlv3.SequenceNode {
+		return 0
+	}
+	n := 0
+	for _, item := range args.Content {
+		if isFlag(item.Value, flag) {
+			n++
+		}
+	}
+	return n
+}
+
 // Command returns the container's command (its image's entrypoint when empty).
 func (c *Container) Command() []string {
 	var cmd []string
