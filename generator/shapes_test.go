@@ -63,6 +63,9 @@ var shapes = []struct {
 	// A second command in a kubebuilder v4 project: the scaffold's metrics patch targets every Deployment,
 	// so the webhook server's address comes from the rewritten patch, not from its own manifest.
 	{name: "kubebuilder-v4-second-command", base: "kubebuilder-v4"},
+	// The kubebuilder v4.16 scaffold with its webhook and cert-manager sections enabled (issue 19): the
+	// metrics certificate comes from cert-manager through --metrics-cert-path, which keeps working.
+	{name: "kubebuilder-v4-cert-manager", base: "kubebuilder-v4"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }
