@@ -26,7 +26,7 @@ import (
 var ErrVerify = errors.New("the planned change fails verification; nothing was written")
 
 // verify checks the plan's output in memory, before anything is written: every planned YAML and Go file
-// parses, every kustomization that rendered before still renders, and where config/default deployed the
+// parses, every Go package changed still resolves its names (verifyNames), every kustomization that rendered before still renders, and where config/default deployed the
 // manager it now deploys it serving diagnostics (address, port, no kube-rbac-proxy beside it). Helm
 // templates are not YAML; the helmchart unit renders and checks its own patches.
 func verify(t *Target, p *Plan) error {
@@ -43,6 +43,9 @@ func verify(t *Target, p *Plan) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrVerify, err)
 		}
+	}
+	if err := verifyNames(t, p); err != nil {
+		return fmt.Errorf("%w: %w", ErrVerify, err)
 	}
 	if len(overlay) == 0 || t.Kustomize == nil {
 		return nil

@@ -61,6 +61,10 @@ func (f *File) ImportName(path string) (string, bool) {
 	return "", false
 }
 
+// DefaultImportName is the name a file refers to an import by when it does not rename it, as goimports
+// guesses it from the path.
+func DefaultImportName(path string) string { return defaultName(path) }
+
 // defaultName guesses a package's name from its path the way goimports does for well-formed paths:
 // the last element, without a major-version suffix or a "go-" prefix.
 func defaultName(path string) string {
