@@ -79,7 +79,7 @@ func TestFreshKubebuilderProject(t *testing.T) {
 	if err := controlPlane.Create(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
-	checkLive(t, dir, bin, "kubebuilder-fresh", boundRules(t, rendered, again.Container.Name),
+	checkLive(t, dir, bin, "kubebuilder-fresh", reconcileSeries, boundRules(t, rendered, again.Container.Name),
 		append(deployableArgs(args), "--health-probe-bind-address=0"))
 
 	t.Run("a leftover chart passing the old flags still starts, serving diagnostics", func(t *testing.T) {

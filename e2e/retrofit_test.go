@@ -27,6 +27,9 @@ import (
 	"github.com/diagkit/diagkit/generator/manifest"
 )
 
+// reconcileSeries is a series every manager with a controller serves.
+const reconcileSeries = "controller_runtime_reconcile_total"
+
 // retrofitTargets are the generator's fixtures (generator/testdata/targets) and how to run each
 // retrofitted manager.
 var retrofitTargets = []struct {
@@ -123,12 +126,12 @@ func TestRetrofittedTargets(t *testing.T) {
 					if !strings.Contains(out, "tokenreviews") || !strings.Contains(out, "subjectaccessreviews") {
 						t.Errorf("helm template %s grants no reviews", chartDir)
 					}
-					checkLive(t, dir, bin, target.name+"-chart", boundRules(t, out, container), append(deployableArgs(args), target.args...))
+					checkLive(t, dir, bin, target.name+"-chart", reconcileSeries, boundRules(t, out, container), append(deployableArgs(args), target.args...))
 				})
 			}
 			t.Run("the retrofitted manager answers 401/403/200", func(t *testing.T) {
 				rendered := runIn(t, dir, kustomize, "build", "config/default")
-				checkLive(t, dir, bin, target.name, boundRules(t, rendered, retrofitted.Container.Name),
+				checkLive(t, dir, bin, target.name, reconcileSeries, boundRules(t, rendered, retrofitted.Container.Name),
 					append(append(slices.Clone(target.subcommand), deployableArgs(managerArgs)...), target.args...))
 			})
 		})
@@ -185,8 +188,10 @@ func checkRoleOracle(t *testing.T, dir, controllerGens string, target *generator
 
 // checkLive runs the retrofitted binary as a ServiceAccount granted exactly the rules its rendered
 // deployment binds to the manager's account (the generated role, and a kube-rbac-proxy era proxy-role
-// where the repository keeps one), and calls the diagnostics endpoint as the three callers.
-func checkLive(t *testing.T, dir, bin, name string, rules []framework.Rule, args []string) {
+// where the repository keeps one), and calls the diagnostics endpoint as the three callers; the reader
+// must get series, a series of that manager's registry ("" for a manager with no controller, whose
+// controller-runtime series have no samples).
+func checkLive(t *testing.T, dir, bin, name, series string, rules []framework.Rule, args []string) {
 	ctx := t.Context()
 	cp := controlPlane
 	sa := "retrofit-" + name
@@ -226,8 +231,8 @@ func checkLive(t *testing.T, dir, bin, name string, rules []framework.Rule, args
 		if resp.Status != c.want {
 			t.Errorf("%s caller: got %d, want %d", c.who, resp.Status, c.want)
 		}
-		if c.want == http.StatusOK && !strings.Contains(resp.Body, "controller_runtime_reconcile_total") {
-			t.Errorf("reader got no controller-runtime metrics:\n%.400s", resp.Body)
+		if c.want == http.StatusOK && !strings.Contains(resp.Body, series) {
+			t.Errorf("reader got no %s:\n%.400s", series, resp.Body)
 		}
 	}
 	// The old plain-HTTP metrics listener is gone: the diagnostics endpoint is the process's only one.

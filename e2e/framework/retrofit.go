@@ -30,11 +30,12 @@ func RetrofitCopy(src, dir string) (*generator.Plan, error) {
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src, err)
 	}
-	target, err := generator.Detect(dir, generator.DetectOptions{})
-	if err != nil {
-		return nil, err
-	}
-	plan, err := generator.Retrofit(target, generator.Options{})
+	return Retrofit(dir)
+}
+
+// Retrofit runs `diagkit retrofit` on the repository in dir: every manager of its commands.
+func Retrofit(dir string) (*generator.Plan, error) {
+	plan, err := generator.RetrofitRepository(dir, nil, generator.Options{})
 	if err != nil {
 		return nil, err
 	}
