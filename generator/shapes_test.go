@@ -19,6 +19,7 @@ import (
 
 	"github.com/diagkit/diagkit/generator"
 	"github.com/diagkit/diagkit/generator/check"
+	"github.com/diagkit/diagkit/generator/edit"
 	"github.com/diagkit/diagkit/generator/kustomization"
 )
 
@@ -246,6 +247,46 @@ func TestShapeDetection(t *testing.T) {
 			}
 			if target.Manager.File.Path != tt.main || target.ControllerGenVersion != tt.controllerGen || target.RBAC == nil || target.RBAC.Target != tt.rbacAt {
 				t.Errorf("detected manager %s, controller-gen %q, rbac %+v; want %s, %s, %s", target.Manager.File.Path, target.ControllerGenVersion, target.RBAC, tt.main, tt.controllerGen, tt.rbacAt)
+			}
+		})
+	}
+}
+
+// TestRefusedShapes: shapes diagkit does not retrofit on purpose are refused (exit 3) with what to do by
+// hand, write nothing, and leave check reporting that it could not analyse the manager — never a clean
+// bill.
+func TestRefusedShapes(t *testing.T) {
+	tests := []struct {
+		name, base string
+		says       []string // what the refusal must say
+	}{
+		// The bind address in the project's own configuration type, decoded from a --config file, with
+		// its default in code (issue 19, shape 4).
+		{name: "config-file", base: "etcdadm-controller", says: []string{"main.go:92:", "cfg.Metrics.BindAddress, which no flag sets",
+			"diagnosticsOptions.Apply", "drop the metrics address from the configuration type"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := shapeFixture(t, tt.base, tt.name)
+			before := snapshotTree(t, dir)
+			_, err := generator.RetrofitRepository(dir, nil, generator.Options{})
+			if !errors.Is(err, edit.ErrRefused) {
+				t.Fatalf("got %v, want a refusal (exit 3)", err)
+			}
+			for _, want := range tt.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the refusal does not say %q: %v", want, err)
+				}
+			}
+			if after := snapshotTree(t, dir); !maps.Equal(before, after) {
+				t.Error("files changed although the repository was refused")
+			}
+			findings, err := check.Run(dir, check.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(findings, func(f check.Finding) bool { return f.ID == check.MetricsNotAnalysed }) {
+				t.Errorf("check does not say it could not analyse the manager: %+v", findings)
 			}
 		})
 	}
