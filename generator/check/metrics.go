@@ -106,9 +106,12 @@ func checkNotAnalysed(r *repo) error {
 	f := Finding{ID: MetricsNotAnalysed, Message: "diagkit could not analyse how the manager serves its metrics (" + err.Error() + "): nothing here says whether that endpoint is secure",
 		Fix: "see `diagkit detect`; serve the metrics through diagnostics by hand (Metrics: diagnosticsOptions.Apply(<options>)), then check again"}
 	var pe *edit.PositionError
+	var refusal *edit.Refusal
 	switch {
 	case errors.As(err, &pe):
 		f.File, f.Line = pe.File, pe.Line
+	case errors.As(err, &refusal):
+		f.File, f.Line = refusal.File, refusal.Line
 	case r.t.Manager != nil:
 		f.File, f.Line = r.t.Manager.File.Path, r.t.Manager.File.Line(r.t.Manager.Call.Pos())
 	}

@@ -52,6 +52,25 @@ func Refusedf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
 }
 
+// RefusedAt returns a refusal (ErrRefused) at a place in a file, printed as `refused: file:line: reason`.
+func RefusedAt(file string, line int, format string, args ...any) error {
+	return &Refusal{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Refusal is a refusal at a place in a file: readers such as diagkit check report it there.
+type Refusal struct {
+	File   string
+	Line   int
+	Reason string
+}
+
+func (e *Refusal) Error() string {
+	return fmt.Sprintf("%s: %s:%d: %s", ErrRefused, e.File, e.Line, e.Reason)
+}
+
+// Is makes a Refusal match ErrRefused.
+func (e *Refusal) Is(target error) bool { return target == ErrRefused }
+
 // PositionError is unexpected input at a place in a file, printed as `file:line: expected …, found …`.
 type PositionError struct {
 	File     string

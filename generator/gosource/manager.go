@@ -208,8 +208,7 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 	}
 	name := lastName(m.BindAddress)
 	if lit, ok := m.BindAddress.(*ast.BasicLit); ok && lit.Value == `"0"` {
-		return m, fmt.Errorf("%w: %s:%d: the manager turns controller-runtime's metrics server off (BindAddress \"0\"): %w",
-			edit.ErrRefused, f.Path, f.Line(lit.Pos()), ErrMetricsOff)
+		return m, fmt.Errorf("%w: %w", edit.RefusedAt(f.Path, f.Line(lit.Pos()), `the manager turns controller-runtime's metrics server off (BindAddress "0")`), ErrMetricsOff)
 	}
 	if name == "" {
 		return m, m.errorAt(f, m.BindAddress, "a variable or field set by a flag", m.File.Text(m.BindAddress))
@@ -222,10 +221,10 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 		if sel, ok := m.BindAddress.(*ast.SelectorExpr); ok {
 			// A field no flag sets: a configuration file's (controller-runtime component config, or the
 			// project's own config API decoded from YAML). Not broken, just not something to patch blindly.
-			return m, edit.Refusedf("%s:%d: the metrics bind address is %s, which no flag sets (a configuration file, with a default in code, sets it); "+
+			return m, edit.RefusedAt(f.Path, f.Line(sel.Pos()), "the metrics bind address is %s, which no flag sets (a configuration file, with a default in code, sets it); "+
 				"by hand: register the diagnostics flags (diagnosticsOptions.AddFlags or AddGoFlags), serve Metrics: diagnosticsOptions.Apply(<the options>) "+
 				"(it keeps every other field and takes the address from --diagnostics-address), and drop the metrics address from the configuration type, its defaults and the shipped configuration files",
-				f.Path, f.Line(sel.Pos()), f.Text(sel))
+				f.Text(sel))
 		}
 		return m, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+name+" in package "+pkg.Dir, "none")
 	}

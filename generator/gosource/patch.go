@@ -130,8 +130,8 @@ func Patch(m *Manager, backend Backend, markers MarkerEdit) ([]Change, error) {
 func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edit)) error {
 	reg, st := m.Registration, m.Storage
 	if backend == CAPI && reg.Library != Pflag {
-		return edit.Refusedf("%s:%d: Cluster API's util/flags registers on a pflag FlagSet, and this one is a standard library FlagSet; use --backend diagkit",
-			reg.File.Path, reg.File.Line(reg.FlagSet.Pos()))
+		return edit.RefusedAt(reg.File.Path, reg.File.Line(reg.FlagSet.Pos()),
+			"Cluster API's util/flags registers on a pflag FlagSet, and this one is a standard library FlagSet; use --backend diagkit")
 	}
 	importPath, typ, field := DiagnosticsImport, "Options", "diagnosticsOptions"
 	if backend == CAPI {
@@ -209,7 +209,7 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 
 	if m.Wrap {
 		if backend == CAPI {
-			return edit.Refusedf("%s:%d: metrics options built beyond BindAddress are wrapped in diagkit's diagnostics.Apply; use --backend diagkit", m.File.Path, m.File.Line(m.Metrics.Pos()))
+			return edit.RefusedAt(m.File.Path, m.File.Line(m.Metrics.Pos()), "metrics options built beyond BindAddress are wrapped in diagkit's diagnostics.Apply; use --backend diagkit")
 		}
 		if err := m.planWrap(field, add); err != nil {
 			return err
