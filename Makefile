@@ -248,9 +248,9 @@ FUZZTIME ?= 30s
 FUZZ_PARALLEL ?= 1
 FUZZ_TARGETS := generator/manifest:FuzzPatch generator/manifest:FuzzRemoveProxy generator/manifest:FuzzRewriteJSONPatchArgs \
 	generator/makefile:FuzzParse generator/rbacrole:FuzzAdd generator/kustomization:FuzzRead generator/kustomization:FuzzFindDeployed \
-	generator/helmchart:FuzzPatch generator/gosource:FuzzPatch $(DIAGNOSTICS_DIR):FuzzDecisionKey
+	generator/helmchart:FuzzPatch generator/gosource:FuzzPatch generator/gobuild:FuzzFromDockerfile $(DIAGNOSTICS_DIR):FuzzDecisionKey
 .PHONY: fuzz
-fuzz: ## Fuzz every parser and patcher, FUZZTIME each (default 30s: 5 min in all), one target at a time.
+fuzz: ## Fuzz every parser and patcher, FUZZTIME each (default 30s: 6 min in all), one target at a time.
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; mod=.; [ "$$pkg" = $(DIAGNOSTICS_DIR) ] && mod=$(DIAGNOSTICS_DIR) && pkg=.; \
 		echo "fuzz $$t for $(FUZZTIME)"; \
