@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,9 +193,27 @@ func stringKeys(docs []any) []any {
 	conv = func(v any) any {
 		switch v := v.(type) {
 		case map[any]any:
+			// Keys that print alike (9 and "9") collide; the string key wins, then the first by type, so
+			// that the result does not depend on map order.
+			keys := slices.SortedFunc(maps.Keys(v), func(a, b any) int {
+				_, as := a.(string)
+				_, bs := b.(string)
+				if as != bs {
+					if as {
+						return -1
+					}
+					return 1
+				}
+				if c := strings.Compare(fmt.Sprintf("%T", a), fmt.Sprintf("%T", b)); c != 0 {
+					return c
+				}
+				return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+			})
 			m := object{}
-			for k, e := range v {
-				m[fmt.Sprint(k)] = conv(e)
+			for _, k := range keys {
+				if _, taken := m[fmt.Sprint(k)]; !taken {
+					m[fmt.Sprint(k)] = conv(v[k])
+				}
 			}
 			return m
 		case object:

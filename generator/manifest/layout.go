@@ -84,7 +84,33 @@ func (c *Container) entryEnd(k, v *yamlv3.Node) (int, error) {
 		_, end, err := c.itemSpan(v, v.Content[len(v.Content)-1])
 		return end, err
 	}
-	return c.blockEnd(k.Line, k.Column-1), nil
+	line := k.Line
+	if v.Kind == yamlv3.ScalarNode && (v.Style&(yamlv3.DoubleQuotedStyle|yamlv3.SingleQuotedStyle)) != 0 {
+		// A quoted scalar's continuation lines may sit at any indentation (`name: "` then `"` at column
+		// 0): the entry ends on the line of its closing quote, not at the first line indented less.
+		line = c.quotedEndLine(v)
+	}
+	return c.blockEnd(line, k.Column-1), nil
+}
+
+// quotedEndLine returns the line of the closing quote of the quoted scalar v.
+func (c *Container) quotedEndLine(v *yamlv3.Node) int {
+	start := c.offset(v)
+	if start >= len(c.src) {
+		return v.Line
+	}
+	quote := c.src[start]
+	for i := start + 1; i < len(c.src); i++ {
+		switch {
+		case quote == '"' && c.src[i] == '\\':
+			i++ // an escape: the next byte is never the closing quote
+		case c.src[i] == quote && quote == '\'' && i+1 < len(c.src) && c.src[i+1] == '\'':
+			i++ // '' is a quote inside a single-quoted scalar
+		case c.src[i] == quote:
+			return v.Line + strings.Count(string(c.src[start:i]), "\n")
+		}
+	}
+	return v.Line
 }
 
 // anchor places a new key of the container just before or after an existing one.
@@ -175,6 +201,14 @@ func (c *Container) editable() error {
 	if isFlow(c.node) {
 		return &edit.PositionError{File: c.Path, Line: c.node.Line, Expected: "container " + c.Name + " as a block mapping (one key a line)", Found: "a flow mapping {...}"}
 	}
+	// A tag or an anchor before the mapping puts its position where they are, not where its keys are.
+	if c.node.Tag != "!!map" || c.node.Anchor != "" {
+		found := c.node.Tag
+		if c.node.Anchor != "" {
+			found = "&" + c.node.Anchor
+		}
+		return &edit.PositionError{File: c.Path, Line: c.node.Line, Expected: "container " + c.Name + " as a mapping without a tag or anchor", Found: found}
+	}
 	return nil
 }
 
@@ -235,12 +269,37 @@ func firstSeqIndent(n *yamlv3.Node) (int, bool) {
 }
 
 // gap returns the columns from an item's dash to its content, as in the containers list ("- " or "-   "),
-// or kubebuilder's when the container's item shows none.
+// else as the first item the container, then the document, shows; kubebuilder's when none shows one.
 func (c *Container) gap() int {
 	if g, ok := c.shownGap(c.seq, c.node); ok {
 		return g
 	}
+	for _, n := range []*yamlv3.Node{c.node, c.doc} {
+		if g, ok := c.firstGap(n); ok {
+			return g
+		}
+	}
 	return 2
+}
+
+// firstGap looks for an item showing its gap in the block sequences under n.
+func (c *Container) firstGap(n *yamlv3.Node) (int, bool) {
+	if n == nil {
+		return 0, false
+	}
+	if n.Kind == yamlv3.SequenceNode && !isFlow(n) {
+		for _, item := range n.Content {
+			if g, ok := c.shownGap(n, item); ok {
+				return g, true
+			}
+		}
+	}
+	for _, child := range n.Content {
+		if g, ok := c.firstGap(child); ok {
+			return g, true
+		}
+	}
+	return 0, false
 }
 
 // itemGap is the gap of item, an entry of seq, or the container's when it shows none.
@@ -326,8 +385,10 @@ func (c *Container) emptyFlow(k, v *yamlv3.Node) bool {
 // place of an empty flow sequence ("ports: []") on it.
 func (c *Container) underKey(k *yamlv3.Node, items string) edit.Edit {
 	if v := walk(c.node, k.Value); v != nil && v.Kind == yamlv3.SequenceNode && len(v.Content) == 0 && c.emptyFlow(k, v) {
-		colon := c.offset(k) + len(quoteLike(k.Value, k.Style)) + 1 // "ports:"
-		return edit.Edit{Start: colon, End: c.lineEnd(k.Line), Text: "\n" + items}
+		// The whole line is rewritten ("ports: []" becomes "ports:" and the items below), so that the edit,
+		// like every other, replaces whole lines.
+		start, colon := c.lines[k.Line-1], c.offset(k)+len(quoteLike(k.Value, k.Style))+1
+		return edit.Edit{Start: start, End: c.lineEnd(k.Line), Text: string(c.src[start:colon]) + "\n" + items}
 	}
 	return edit.Insert(c.lineEnd(k.Line), items)
 }

@@ -5,6 +5,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sort"
@@ -834,13 +835,31 @@ func addPort(c object, name string) {
 			return
 		}
 	}
+	move := func(p object) {
+		if _, quoted := p["containerPort"].(string); quoted {
+			p["containerPort"] = "8443"
+		} else {
+			p["containerPort"] = 8443
+		}
+	}
 	for _, p := range ports {
 		if p, ok := p.(object); ok && p["name"] == name {
-			if _, quoted := p["containerPort"].(string); quoted {
-				p["containerPort"] = "8443"
-			} else {
-				p["containerPort"] = 8443
+			move(p)
+			return
+		}
+	}
+	// One metrics port of another name (http-prom, http-metrics) is moved, its name kept.
+	if name == PortName {
+		var metrics []object
+		for _, p := range ports {
+			if p, ok := p.(object); ok {
+				if n := strings.ToLower(fmt.Sprint(p["name"])); strings.Contains(n, "metric") || strings.Contains(n, "prom") {
+					metrics = append(metrics, p)
+				}
 			}
+		}
+		if len(metrics) == 1 {
+			move(metrics[0])
 			return
 		}
 	}

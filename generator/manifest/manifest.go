@@ -339,6 +339,21 @@ func (c *Container) patchPortNamed(name string) ([]edit.Edit, []string, error) {
 			return []edit.Edit{e}, []string{"move the " + name + " port to 8443"}, err
 		}
 	}
+	// A metrics port of another name (Flux's http-prom, http-metrics): moved, its name kept for what
+	// selects it. Only one such port is unambiguous.
+	if name == PortName {
+		var metrics []*yamlv3.Node
+		for _, p := range ports {
+			if n := strings.ToLower(scalar(p, "name")); strings.Contains(n, "metric") || strings.Contains(n, "prom") {
+				metrics = append(metrics, p)
+			}
+		}
+		if len(metrics) == 1 {
+			other := scalar(metrics[0], "name")
+			e, err := c.setPortNumber(metrics[0], other)
+			return []edit.Edit{e}, []string{"move the " + other + " port to 8443"}, err
+		}
+	}
 	key, seq, err := c.blockSeq("ports")
 	if err != nil {
 		return nil, nil, err
