@@ -95,13 +95,25 @@ func (t *Target) runningContainer(dir string) *manifest.Container {
 	return found[0]
 }
 
-// runs says whether the container runs one of binaries.
+// runs says whether the container runs one of binaries: its command's, or else its first argument's
+// name when that is no flag; with neither, its image's name (fluxcd/source-controller runs the
+// source-controller its Dockerfile builds and makes the entrypoint).
 func runs(c *manifest.Container, binaries []string) bool {
-	entry := c.Command()
-	if len(entry) == 0 {
-		if args := c.Args(); len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			entry = args[:1]
-		}
+	if entry := c.Command(); len(entry) > 0 {
+		return slices.Contains(binaries, path.Base(entry[0]))
 	}
-	return len(entry) > 0 && slices.Contains(binaries, path.Base(entry[0]))
+	if args := c.Args(); len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return slices.Contains(binaries, path.Base(args[0]))
+	}
+	return slices.Contains(binaries, imageName(c.Image()))
+}
+
+// imageName is the last element of an image reference's repository: registry, tag and digest dropped.
+func imageName(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	name := path.Base(image)
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		name = name[:i]
+	}
+	return name
 }

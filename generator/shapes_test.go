@@ -68,6 +68,9 @@ var shapes = []struct {
 	// The kubebuilder v4.16 scaffold with its webhook and cert-manager sections enabled (issue 19): the
 	// metrics certificate comes from cert-manager through --metrics-cert-path, which keeps working.
 	{name: "kubebuilder-v4-cert-manager", base: "kubebuilder-v4"},
+	// The flag's variable passed as a parameter (grouped with another string) to the function creating
+	// the manager, as Flux's controllers and CloudNativePG do; a log line reads it in the caller.
+	{name: "flag-passed-as-parameter", base: "etcdadm-controller"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

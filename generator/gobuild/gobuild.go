@@ -67,12 +67,13 @@ var valueFlags = map[string]bool{
 }
 
 // FromArgs reads one simple command's words (variables expanded, quotes removed): a build when they are
-// `[ENV=value …] go build …` (or a path ending in /go), nil otherwise.
+// `[ENV=value …] go build …` (or a path ending in /go, or xx-go, the cross-compiling wrapper multi-arch
+// Dockerfiles use), nil otherwise.
 func FromArgs(words []string) *Build {
 	for len(words) > 0 && isEnvAssignment(words[0]) {
 		words = words[1:]
 	}
-	if len(words) < 2 || path.Base(words[0]) != "go" || words[1] != "build" {
+	if len(words) < 2 || (path.Base(words[0]) != "go" && path.Base(words[0]) != "xx-go") || words[1] != "build" {
 		return nil
 	}
 	b := &Build{Dir: "."}

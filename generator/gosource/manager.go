@@ -85,6 +85,21 @@ type Manager struct {
 	BindAddress  ast.Expr
 	Registration *Registration
 	Storage      *Storage
+	// Param is set when BindAddress is a parameter of Func, which its one caller passes the flag's
+	// variable: the retrofit passes the diagnostics options there instead.
+	Param *Param
+}
+
+// Param is the bind address as a parameter of the function creating the manager.
+type Param struct {
+	Field *ast.Field // in Func's parameter list
+	Name  *ast.Ident
+	// Call is the one call of Func in the package, in CallFile, within the function Caller; Arg its
+	// argument for the parameter.
+	Call     *ast.CallExpr
+	CallFile *File
+	Caller   *ast.FuncDecl
+	Arg      ast.Expr
 }
 
 // OptionsStyle describes how the ctrl.Options reach the manager.
@@ -213,8 +228,22 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 	if name == "" {
 		return m, m.errorAt(f, m.BindAddress, "a variable or field set by a flag", m.File.Text(m.BindAddress))
 	}
+	// The flag's variable handed to the function creating the manager as a parameter (Flux's
+	// mustSetupManager(metricsAddr, …), CloudNativePG's RunController): follow it to the one call.
 	var err error
-	if m.Registration, err = findRegistration(pkg, name); err != nil {
+	storageFunc, storageName, storageExpr := m.Func, name, m.BindAddress
+	if id, ok := m.BindAddress.(*ast.Ident); ok {
+		if m.Param, err = m.findParam(id.Name); err != nil {
+			return m, err
+		}
+		if m.Param != nil {
+			storageFunc, storageExpr = m.Param.Caller, m.Param.Arg
+			if storageName = lastName(m.Param.Arg); storageName == "" {
+				return m, m.errorAt(m.Param.CallFile, m.Param.Arg, "the flag's variable passed as "+name+" to "+m.Func.Name.Name, m.Param.CallFile.Text(m.Param.Arg))
+			}
+		}
+	}
+	if m.Registration, err = findRegistration(pkg, storageName); err != nil {
 		return m, err
 	}
 	if m.Registration == nil {
@@ -226,16 +255,64 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 				"(it keeps every other field and takes the address from --diagnostics-address), and drop the metrics address from the configuration type, its defaults and the shipped configuration files",
 				f.Text(sel))
 		}
-		return m, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+name+" in package "+pkg.Dir, "none")
+		return m, m.errorAt(f, m.BindAddress, "a StringVar flag registration storing into "+storageName+" in package "+pkg.Dir, "none")
 	}
-	_, isField := m.BindAddress.(*ast.SelectorExpr)
-	if m.Storage = findStorage(pkg, m.Func, name, isField); m.Storage == nil {
-		return m, m.errorAt(f, m.BindAddress, "the declaration of "+name+" in package "+pkg.Dir, "none")
+	_, isField := storageExpr.(*ast.SelectorExpr)
+	if m.Storage = findStorage(pkg, storageFunc, storageName, isField); m.Storage == nil {
+		return m, m.errorAt(f, m.BindAddress, "the declaration of "+storageName+" in package "+pkg.Dir, "none")
 	}
 	if m.Wrap {
 		return m, m.analyzeSecure()
 	}
 	return m, nil
+}
+
+// findParam returns the string parameter name of the function creating the manager, followed to the one
+// call of that function in the package; nil when name is no parameter.
+func (m *Manager) findParam(name string) (*Param, error) {
+	if m.Decl != nil || m.Func.Type.Params == nil {
+		return nil, nil // a closure's parameters are cobra's (cmd, args), never the address
+	}
+	var p *Param
+	index := 0
+	for _, field := range m.Func.Type.Params.List {
+		for _, id := range field.Names {
+			if id.Name == name && isIdent(field.Type, "string") {
+				p = &Param{Field: field, Name: id}
+			}
+			if p == nil {
+				index++
+			}
+		}
+	}
+	if p == nil {
+		return nil, nil
+	}
+	f := m.File
+	if m.Func.Recv != nil {
+		return nil, m.errorAt(f, p.Name, "the metrics bind address in a variable, not a parameter of the method "+m.Func.Name.Name, name)
+	}
+	var calls int
+	for _, file := range m.Pkg.Files {
+		for _, decl := range file.AST.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if ok && isIdent(call.Fun, m.Func.Name.Name) && len(call.Args) > index {
+					calls++
+					p.Call, p.CallFile, p.Caller, p.Arg = call, file, fd, call.Args[index]
+				}
+				return true
+			})
+		}
+	}
+	if calls != 1 {
+		return nil, m.errorAt(f, p.Name, "one call of "+m.Func.Name.Name+" passing the flag's variable as "+name, fmt.Sprint(calls))
+	}
+	return p, nil
 }
 
 func (m *Manager) errorAt(f *File, n ast.Node, expected, found string) error {

@@ -46,6 +46,15 @@ func TestAnalyzeRejectsWhatItCannotCarryOver(t *testing.T) {
 		{"no Metrics field",
 			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})\n",
 			"main.go:17: expected a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16), found none"},
+		// The flag's variable reaches the manager's function as a parameter: it is followed through one call.
+		{"a parameter passed by two calls",
+			"\tsetup(metricsAddr)\n\tsetup(metricsAddr)\n}\n\nfunc setup(metricsAddr string) {\n" +
+				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n",
+			"main.go:21: expected one call of setup passing the flag's variable as metricsAddr, found 2"},
+		{"a parameter passed something other than a variable",
+			"\tsetup(metricsAddr + \"\")\n}\n\nfunc setup(metricsAddr string) {\n" +
+				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n",
+			`main.go:17: expected the flag's variable passed as metricsAddr to setup, found metricsAddr + ""`},
 		{"a bind address not set by a flag",
 			"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: \":9090\"}})\n",
 			`main.go:17: expected a variable or field set by a flag, found ":9090"`},

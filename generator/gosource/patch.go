@@ -207,6 +207,13 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 	add(reg.File, fmt.Sprintf("register the diagnostics flags in place of --%s", reg.FlagName),
 		edit.Edit{Start: reg.File.Offset(reg.Stmt.Pos()), End: reg.File.Offset(reg.Stmt.End()), Text: registration})
 
+	if p := m.Param; p != nil {
+		if backend == CAPI {
+			return edit.RefusedAt(m.File.Path, m.File.Line(p.Name.Pos()), "the flag's variable reaches %s as a parameter, which diagkit passes its diagnostics.Options through; use --backend diagkit", m.Func.Name.Name)
+		}
+		m.planParam(field, importIn(m.File), add)
+	}
+
 	if m.Wrap {
 		if backend == CAPI {
 			return edit.RefusedAt(m.File.Path, m.File.Line(m.Metrics.Pos()), "metrics options built beyond BindAddress are wrapped in diagkit's diagnostics.Apply; use --backend diagkit")
@@ -215,9 +222,7 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 			return err
 		}
 		source := withLastName(m.File.Text(m.BindAddress), field)
-		if why, es := m.planFollowZap(source); len(es) > 0 {
-			add(m.File, why, es...)
-		}
+		m.planFollowZapAnywhere(source, field, add)
 		webhookEdits, err := m.planWebhookTLSFrom(source + ".TLSOptions()")
 		if err != nil {
 			return err
@@ -257,9 +262,7 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 		edit.Edit{Start: m.File.Offset(m.Metrics.Value.Pos()), End: m.File.Offset(m.Metrics.Value.End()), Text: metricsValue})
 
 	if backend == Diagkit {
-		if why, es := m.planFollowZap(source); len(es) > 0 {
-			add(m.File, why, es...)
-		}
+		m.planFollowZapAnywhere(source, field, add)
 	}
 
 	webhookEdits, err := m.planWebhookTLS()
@@ -279,19 +282,83 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 	return nil
 }
 
+// planParam passes the diagnostics options, by pointer, where the flag's variable was passed to the
+// function creating the manager: the caller's argument, the parameter (split out of a group such as
+// `metricsAddr, healthAddr string`), and the caller's other uses of the variable, which read the address.
+func (m *Manager) planParam(field, pkg string, add func(*File, string, ...edit.Edit)) {
+	p, cf := m.Param, m.Param.CallFile
+	arg := withLastName(cf.Text(p.Arg), field)
+	add(cf, fmt.Sprintf("pass the diagnostics options to %s in place of %s", m.Func.Name.Name, cf.Text(p.Arg)),
+		edit.Edit{Start: cf.Offset(p.Arg.Pos()), End: cf.Offset(p.Arg.End()), Text: "&" + arg})
+
+	f := m.File
+	typ := f.Text(p.Field.Type)
+	var parts, before, after []string
+	i := indexOf(p.Field.Names, p.Name)
+	for _, id := range p.Field.Names[:i] {
+		before = append(before, id.Name)
+	}
+	for _, id := range p.Field.Names[i+1:] {
+		after = append(after, id.Name)
+	}
+	if len(before) > 0 {
+		parts = append(parts, strings.Join(before, ", ")+" "+typ)
+	}
+	parts = append(parts, withLastName(p.Name.Name, field)+" *"+pkg+".Options")
+	if len(after) > 0 {
+		parts = append(parts, strings.Join(after, ", ")+" "+typ)
+	}
+	add(f, fmt.Sprintf("take the diagnostics options as a parameter of %s in place of %s", m.Func.Name.Name, p.Name.Name),
+		edit.Edit{Start: f.Offset(p.Field.Pos()), End: f.Offset(p.Field.End()), Text: strings.Join(parts, ", ")})
+
+	// The caller's other uses of the variable (a log line, a check) read the address.
+	_, isField := p.Arg.(*ast.SelectorExpr)
+	skip := map[token.Pos]bool{p.Arg.Pos(): true}
+	if reg := m.Registration; reg.File == cf {
+		skip[reg.Call.Args[0].(*ast.UnaryExpr).X.Pos()] = true
+	}
+	if st := m.Storage; st.File == cf {
+		for _, id := range st.Names {
+			skip[id.Pos()] = true
+		}
+	}
+	for _, e := range usesIn(p.Caller.Body, lastName(p.Arg), isField, skip) {
+		add(cf, "", edit.Edit{Start: cf.Offset(e.Pos()), End: cf.Offset(e.End()), Text: withLastName(cf.Text(e), field) + ".Address"})
+	}
+}
+
+// planFollowZapAnywhere plans FollowZap in the manager's function or, when the options reach it as a
+// parameter, in its caller, which sets the logger up in Flux's controllers.
+func (m *Manager) planFollowZapAnywhere(source, field string, add func(*File, string, ...edit.Edit)) {
+	if why, es := m.planFollowZap(source); len(es) > 0 {
+		add(m.File, why, es...)
+		return
+	}
+	if p := m.Param; p != nil {
+		if why, es := m.followZapIn(p.CallFile, p.Caller, withLastName(p.CallFile.Text(p.Arg), field)); len(es) > 0 {
+			add(p.CallFile, why, es...)
+		}
+	}
+}
+
 // planFollowZap makes PUT /debug/flags/v move the level of the manager's controller-runtime zap logger
 // (klog alone would change nothing a zap-based manager logs): before the statement building the logger
 // in the manager's function, options.FollowZap(&zapOptions). zap.New(zap.UseFlagOptions(&o)) follows o;
 // zap.New(zap.UseDevMode(b)) becomes the equivalent zap.Options{Development: b}. Other shapes are left.
 func (m *Manager) planFollowZap(options string) (string, []edit.Edit) {
-	if m.Func.Body == nil {
+	return m.followZapIn(m.File, m.Func, options)
+}
+
+// followZapIn is planFollowZap for the function fn of file f.
+func (m *Manager) followZapIn(f *File, fn *ast.FuncDecl, options string) (string, []edit.Edit) {
+	if fn.Body == nil {
 		return "", nil
 	}
 	var stmt ast.Stmt
 	var call *ast.CallExpr
-	for _, s := range m.Func.Body.List {
+	for _, s := range fn.Body.List {
 		ast.Inspect(s, func(n ast.Node) bool {
-			if c, ok := n.(*ast.CallExpr); ok && call == nil && m.isSelectorOf(m.File, c.Fun, crZap, "New") && len(c.Args) == 1 {
+			if c, ok := n.(*ast.CallExpr); ok && call == nil && m.isSelectorOf(f, c.Fun, crZap, "New") && len(c.Args) == 1 {
 				stmt, call = s, c
 			}
 			return call == nil
@@ -300,7 +367,7 @@ func (m *Manager) planFollowZap(options string) (string, []edit.Edit) {
 			break
 		}
 	}
-	if call == nil || strings.Contains(m.File.Text(m.Func.Body), ".FollowZap(") {
+	if call == nil || strings.Contains(f.Text(fn.Body), ".FollowZap(") {
 		return "", nil
 	}
 	arg, ok := call.Args[0].(*ast.CallExpr)
@@ -310,22 +377,22 @@ func (m *Manager) planFollowZap(options string) (string, []edit.Edit) {
 	zapPkg := call.Fun.(*ast.SelectorExpr).X.(*ast.Ident).Name
 	indent := "\n"
 	switch {
-	case m.isSelectorOf(m.File, arg.Fun, crZap, "UseFlagOptions"):
+	case m.isSelectorOf(f, arg.Fun, crZap, "UseFlagOptions"):
 		u, ok := arg.Args[0].(*ast.UnaryExpr)
 		if !ok || u.Op != token.AND {
 			return "", nil
 		}
 		return "let PUT /debug/flags/v set the zap logger's level too",
-			[]edit.Edit{edit.Insert(m.File.Offset(stmt.Pos()), fmt.Sprintf("%s.FollowZap(&%s)%s", options, m.File.Text(u.X), indent))}
-	case m.isSelectorOf(m.File, arg.Fun, crZap, "UseDevMode"):
-		if declares(m.Func, "zapOptions") {
+			[]edit.Edit{edit.Insert(f.Offset(stmt.Pos()), fmt.Sprintf("%s.FollowZap(&%s)%s", options, f.Text(u.X), indent))}
+	case m.isSelectorOf(f, arg.Fun, crZap, "UseDevMode"):
+		if declares(fn, "zapOptions") {
 			return "", nil
 		}
 		return "build the zap logger from zap.Options so that PUT /debug/flags/v sets its level too",
 			[]edit.Edit{
-				edit.Insert(m.File.Offset(stmt.Pos()), fmt.Sprintf("zapOptions := %s.Options{Development: %s}\n%s.FollowZap(&zapOptions)%s",
-					zapPkg, m.File.Text(arg.Args[0]), options, indent)),
-				{Start: m.File.Offset(arg.Pos()), End: m.File.Offset(arg.End()), Text: zapPkg + ".UseFlagOptions(&zapOptions)"},
+				edit.Insert(f.Offset(stmt.Pos()), fmt.Sprintf("zapOptions := %s.Options{Development: %s}\n%s.FollowZap(&zapOptions)%s",
+					zapPkg, f.Text(arg.Args[0]), options, indent)),
+				{Start: f.Offset(arg.Pos()), End: f.Offset(arg.End()), Text: zapPkg + ".UseFlagOptions(&zapOptions)"},
 			}
 	}
 	return "", nil
