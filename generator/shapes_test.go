@@ -290,7 +290,9 @@ func TestRefusedShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			at := strings.TrimSuffix(tt.says[0], ":")
-			if !slices.ContainsFunc(findings, func(f check.Finding) bool { return f.ID == check.MetricsNotAnalysed && fmt.Sprintf("%s:%d", f.File, f.Line) == at }) {
+			if !slices.ContainsFunc(findings, func(f check.Finding) bool {
+				return f.ID == check.MetricsNotAnalysed && fmt.Sprintf("%s:%d", f.File, f.Line) == at
+			}) {
 				t.Errorf("check does not say, at %s, that it could not analyse the manager: %+v", at, findings)
 			}
 		})
