@@ -5,6 +5,7 @@ package generator
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/diagkit/diagkit/generator/edit"
 	"github.com/diagkit/diagkit/generator/kustomization"
@@ -18,6 +19,9 @@ func planManifests(pl *planner) error {
 	t := pl.t
 	addressElsewhere, err := planJSONPatches(pl)
 	if err != nil {
+		return err
+	}
+	if err := planArgsPatches(pl, addressElsewhere); err != nil {
 		return err
 	}
 	switch {
@@ -100,6 +104,52 @@ func (pl *planner) rendersAddressTwice(after []byte) bool {
 		}
 	}
 	return false
+}
+
+// planArgsPatches gives the diagnostics arguments to the strategic-merge patches the kustomizations name
+// that replace the manager container's args (JobSet's manager_config_patch.yaml passes --config and a
+// log level): a list in a patch replaces the base's, so the overlay would drop the arguments manager.yaml
+// gets. Patches adding a kube-rbac-proxy are secured with its removal instead. With addressElsewhere (a JSON
+// patch passes the address) they get --insecure-diagnostics only; verify renders what results.
+func planArgsPatches(pl *planner, addressElsewhere bool) error {
+	t := pl.t
+	if t.Container == nil {
+		return nil
+	}
+	for _, rel := range t.Kustomize.Files() {
+		if rel == t.ManagerManifest || !isYAML(rel) || slices.Contains(t.ProxyPatches, rel) {
+			continue
+		}
+		src, err := t.read(rel)
+		if err != nil {
+			continue // a directory, or a file a kustomization names but the repository lacks
+		}
+		containers, err := manifest.FindAll(rel, src)
+		if err != nil {
+			continue // not a file of Deployments (a JSON patch, a template): not one of these
+		}
+		for _, c := range containers {
+			if c.Name != t.Container.Name || !(c.Deployment == t.Container.Deployment || strings.HasSuffix(c.Deployment, "-"+t.Container.Deployment)) || !c.HasArgs() {
+				continue
+			}
+			if _, _, done := c.Arg(manifest.AddressFlag, true); done {
+				break // it passes the address already (the insecure flag's default is secure)
+			}
+			// A JSON patch passing it comes on top (kubebuilder v4's): rewritten now, or before.
+			c.AddressElsewhere = addressElsewhere || t.overlaysPassAddress()
+			edits, why, err := c.PatchArgs(pl.oldFlag)
+			if err != nil {
+				return err
+			}
+			after, err := edit.Apply(src, edits)
+			if err != nil {
+				return err
+			}
+			pl.change(rel, after, ranges(edits...), why...)
+			break
+		}
+	}
+	return nil
 }
 
 // planJSONPatches makes the JSON 6902 patches the kustomizations name pass the diagnostics address where

@@ -71,6 +71,9 @@ var shapes = []struct {
 	// The flag's variable passed as a parameter (grouped with another string) to the function creating
 	// the manager, as Flux's controllers and CloudNativePG do; a log line reads it in the caller.
 	{name: "flag-passed-as-parameter", base: "etcdadm-controller"},
+	// Options a function returns (JobSet's and Kueue's apply(configFile)), completed by options.Metrics = …,
+	// and a config/default patch that replaces the manager's args (JobSet's manager_config_patch.yaml).
+	{name: "options-from-config-and-args-patch", base: "kubebuilder-v4"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

@@ -304,6 +304,17 @@ func (t *Target) OverlaysServeDiagnostics() bool {
 	return len(ds) > 0
 }
 
+// overlaysPassAddress says whether every overlay deploying the manager passes the diagnostics address.
+func (t *Target) overlaysPassAddress() bool {
+	ds := t.overlays()
+	for _, d := range ds {
+		if _, _, ok := d.Manager.Arg(manifest.AddressFlag, true); !ok {
+			return false
+		}
+	}
+	return len(ds) > 0
+}
+
 // addressFromOverlays says whether every overlay deploying the manager passes the diagnostics address
 // while manager.yaml does not: a patch of theirs adds it (kubebuilder v4's metrics patch, which targets
 // every Deployment, rewritten for the manager planned before this one).
@@ -314,13 +325,7 @@ func (t *Target) addressFromOverlays() bool {
 	if _, _, ok := t.Container.Arg(manifest.AddressFlag, true); ok {
 		return false
 	}
-	ds := t.overlays()
-	for _, d := range ds {
-		if _, _, ok := d.Manager.Arg(manifest.AddressFlag, true); !ok {
-			return false
-		}
-	}
-	return len(ds) > 0
+	return t.overlaysPassAddress()
 }
 
 // OverlaysGrantReviews says whether every overlay deploying the manager binds its ServiceAccount to

@@ -45,9 +45,10 @@ func checkManagerArgs(r *repo) error {
 		if !r.diagnostics || (c != r.t.Container && !c.HasArgs()) {
 			continue
 		}
-		// manager.yaml is a base: the overlays a cluster receives are what count (Nutanix passes the
-		// diagnostics address from a config/default patch).
-		if c == r.t.Container && r.t.OverlaysServeDiagnostics() {
+		// manager.yaml is a base, and a patch replacing its args one step: the overlays a cluster receives
+		// are what count (Nutanix passes the diagnostics address from a config/default patch; a kubebuilder v4
+		// tree adds it with a JSON patch after one replacing the args).
+		if r.t.OverlaysServeDiagnostics() {
 			continue
 		}
 		if _, _, ok := c.Arg(manifest.AddressFlag, true); !ok {

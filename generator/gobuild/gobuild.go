@@ -70,7 +70,9 @@ var valueFlags = map[string]bool{
 // `[ENV=value …] go build …` (or a path ending in /go, or xx-go, the cross-compiling wrapper multi-arch
 // Dockerfiles use), nil otherwise.
 func FromArgs(words []string) *Build {
-	for len(words) > 0 && isEnvAssignment(words[0]) {
+	// Leading environment assignments, and variables left unexpanded (a Makefile's undefined
+	// $(GO_BUILD_ENV), a Dockerfile's ${BUILD_ENV}), which stand for such assignments there.
+	for len(words) > 0 && (isEnvAssignment(words[0]) || isVariable(words[0])) {
 		words = words[1:]
 	}
 	if len(words) < 2 || (path.Base(words[0]) != "go" && path.Base(words[0]) != "xx-go") || words[1] != "build" {
@@ -132,6 +134,10 @@ func splitCommands(s string) []string {
 
 // unquote drops shell quotes; a go build's words hold no spaces worth keeping for the binary's name.
 func unquote(s string) string { return strings.NewReplacer(`"`, "", `'`, "").Replace(s) }
+
+func isVariable(s string) bool {
+	return strings.HasPrefix(s, "$(") && strings.HasSuffix(s, ")") || strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}")
+}
 
 func isEnvAssignment(s string) bool {
 	name, _, ok := strings.Cut(s, "=")

@@ -26,6 +26,7 @@ func TestFromArgs(t *testing.T) {
 		{command: "go build example.com/proj/cmd/server", binary: "server", packages: []string{"example.com/proj/cmd/server"}, builds: "cmd/server"},
 		{command: "go build -o bin/ ./cmd/a ./cmd/b", binary: "", packages: []string{"./cmd/a", "./cmd/b"}, builds: "cmd/b"},
 		{command: "/usr/local/go/bin/go build -o manager .", binary: "manager", packages: []string{"."}, builds: "."},
+		{command: "$(GO_BUILD_ENV) go build -o bin/manager main.go", binary: "manager", packages: []string{"main.go"}, builds: "."},
 		{command: "xx-go build -trimpath -a -o source-controller main.go", binary: "source-controller", packages: []string{"main.go"}, builds: "."},
 	}
 	for _, tt := range tests {

@@ -185,7 +185,14 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 	case *ast.Ident:
 		m.Options, m.OptionsStmt = findAssignedLiteral(m.Func, arg.Name, call.Pos())
 		if m.Options == nil {
-			return m, m.errorAt(f, arg, "a ctrl.Options{…} literal assigned to "+arg.Name+" earlier in "+m.Func.Name.Name, "none")
+			// Options a function returns (JobSet's and Kueue's apply(configFile)), completed by
+			// `options.Metrics = …` before the call: that assignment is what the retrofit reads and wraps.
+			if m.OptionsStmt = findAssignment(m.Func, arg.Name, call.Pos()); m.OptionsStmt != nil {
+				m.Metrics, m.MetricsStmt = m.metricsAssignment()
+			}
+			if m.Metrics == nil {
+				return m, m.errorAt(f, arg, "a ctrl.Options{…} literal assigned to "+arg.Name+" earlier in "+m.Func.Name.Name+", or a later "+arg.Name+".Metrics = …", "none")
+			}
 		}
 	default:
 		// Options built elsewhere: done when their Metrics field is assigned from diagnostics options.
@@ -197,9 +204,11 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 	}
 	m.ErrorCheck = errorCheckAfter(m.Func, callStmt)
 
-	for _, elt := range m.Options.Elts {
-		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "Metrics") {
-			m.Metrics = kv
+	if m.Options != nil {
+		for _, elt := range m.Options.Elts {
+			if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "Metrics") {
+				m.Metrics = kv
+			}
 		}
 	}
 	if m.Metrics == nil {
@@ -491,6 +500,35 @@ func findAssignedLiteral(fn *ast.FuncDecl, name string, before token.Pos) (*ast.
 		return true
 	})
 	return lit, stmt
+}
+
+// findAssignment returns the last statement before the position before that declares or assigns the
+// variable name as a whole, whatever the value (`options, cfg, err := apply(configFile)`).
+func findAssignment(fn *ast.FuncDecl, name string, before token.Pos) ast.Stmt {
+	var stmt ast.Stmt
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if n == nil || n.Pos() >= before {
+			return false
+		}
+		switch s := n.(type) {
+		case *ast.AssignStmt:
+			if slices.ContainsFunc(s.Lhs, func(e ast.Expr) bool { return isIdent(e, name) }) {
+				stmt = s
+			}
+		case *ast.DeclStmt:
+			if gd, ok := s.Decl.(*ast.GenDecl); ok {
+				for _, spec := range gd.Specs {
+					if vs, ok := spec.(*ast.ValueSpec); ok && slices.ContainsFunc(vs.Names, func(id *ast.Ident) bool { return id.Name == name }) {
+						stmt = s
+					}
+				}
+			}
+		case *ast.FuncLit:
+			return false
+		}
+		return true
+	})
+	return stmt
 }
 
 // errorCheckAfter returns the `if err != nil {…}` statement following stmt in its block.

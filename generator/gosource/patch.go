@@ -405,6 +405,11 @@ func (m *Manager) planWebhookTLS() ([]edit.Edit, error) { return m.planWebhookTL
 
 // planWebhookTLSFrom is planWebhookTLS with the TLS options read from expr (config.tlsOptions, say).
 func (m *Manager) planWebhookTLSFrom(expr string) ([]edit.Edit, error) {
+	if m.Options == nil {
+		// Options a function built (from a configuration file): its webhook server is the configuration's,
+		// which a new one here would replace.
+		return nil, nil
+	}
 	var server ast.Expr
 	for _, elt := range m.Options.Elts {
 		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "WebhookServer") {

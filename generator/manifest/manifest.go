@@ -253,6 +253,15 @@ func (c *Container) Patch(oldFlag string) (edits []edit.Edit, why []string, err 
 	return endLines(c.src, itemsFirst(append(edits, portEdits...))), append(why, portWhy...), nil
 }
 
+// PatchArgs returns the edits that give the container the diagnostics arguments and drop those of
+// oldFlag, and nothing else: for a patch that replaces the manager's args, whose ports merge with the base's.
+func (c *Container) PatchArgs(oldFlag string) (edits []edit.Edit, why []string, err error) {
+	if edits, why, err = c.patchArgs(oldFlag); err != nil {
+		return nil, nil, err
+	}
+	return endLines(c.src, itemsFirst(edits)), why, nil
+}
+
 // patchArgs adds the diagnostics arguments the container lacks and drops those of oldFlag.
 func (c *Container) patchArgs(oldFlag string) (edits []edit.Edit, why []string, err error) {
 	address, insecure := ":8443", "false"
