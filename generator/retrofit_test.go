@@ -516,3 +516,18 @@ func TestParseMain(t *testing.T) {
 		}
 	}
 }
+
+// TestNoMetricsOptionsAreReported: options without Metrics serve plain HTTP on :8080 by controller-runtime's
+// default; check says so at the options before the retrofit, and nothing after it.
+func TestNoMetricsOptionsAreReported(t *testing.T) {
+	dir := shapeFixture(t, "etcdadm-controller", "no-metrics-options")
+	findings, err := check.Run(dir, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(findings, func(f check.Finding) bool {
+		return f.ID == check.MetricsPlainHTTPAllInterfaces && f.File == "main.go" && f.Line == 64 && strings.Contains(f.Message, ":8080")
+	}) {
+		t.Errorf("no plain-HTTP finding at main.go:64: %+v", findings)
+	}
+}

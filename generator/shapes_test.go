@@ -74,6 +74,9 @@ var shapes = []struct {
 	// Options a function returns (JobSet's and Kueue's apply(configFile)), completed by options.Metrics = …,
 	// and a config/default patch that replaces the manager's args (JobSet's manager_config_patch.yaml).
 	{name: "options-from-config-and-args-patch", base: "kubebuilder-v4"},
+	// Options without Metrics (controller-runtime's default: plain HTTP on :8080), as Kueue's experimental
+	// commands have: diagnostics options at package level, registered before flag.Parse().
+	{name: "no-metrics-options", base: "etcdadm-controller"},
 	{name: "commented-patch-and-release-overlay", base: "eks-anywhere", remaining: []check.ID{check.BundleOutOfStep},
 		fixes: []string{"run `make release-manifests` (Makefile:42 builds it from config/prod)"}},
 }

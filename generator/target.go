@@ -545,6 +545,9 @@ func (t *Target) Describe(w *strings.Builder) {
 			line("metrics", "already served from diagnostics options")
 		case t.ManagerErr != nil:
 			line("metrics", "not analysed: "+t.ManagerErr.Error())
+		case m.Parse != nil:
+			line("flags", fmt.Sprintf("%s, parsed at %s:%d", m.Parse.Library, m.Parse.File.Path, m.Parse.File.Line(m.Parse.Stmt.Pos())))
+			line("metrics", "no Metrics options: controller-runtime's default, plain HTTP on :8080")
 		case r != nil:
 			line("flags", fmt.Sprintf("%s, --%s registered at %s:%d", r.Library, r.FlagName, r.File.Path, r.File.Line(r.Call.Pos())))
 			how := "into " + m.File.Text(m.BindAddress)

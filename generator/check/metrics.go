@@ -18,13 +18,19 @@ import (
 // kubebuilder v2/v3 default was 127.0.0.1:8080 behind kube-rbac-proxy, eks-anywhere-packages' is :8080.
 func checkMetricsAddress(r *repo) error {
 	m := r.t.Manager
-	if r.diagnostics || m == nil || m.BindAddress == nil || !plainMetrics(m.Metrics) {
-		return nil
-	}
 	message := func(addr address) string {
 		return fmt.Sprintf("metrics are served over plain HTTP without authentication on %s, all interfaces: any pod that reaches the manager reads them", addr)
 	}
 	const serve = "serve them through diagnostics (`diagkit retrofit`)"
+	if !r.diagnostics && m != nil && m.Options != nil && m.Metrics == nil {
+		// No Metrics in ctrl.Options: controller-runtime binds its default, :8080.
+		r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: m.File.Path, Line: m.File.Line(m.Options.Pos()), Message: message(address{port: "8080"}),
+			Fix: serve + ", or set Metrics: metricsserver.Options{BindAddress: \"127.0.0.1:8080\"} (\"0\" turns it off)"})
+		return nil
+	}
+	if r.diagnostics || m == nil || m.BindAddress == nil || !plainMetrics(m.Metrics) {
+		return nil
+	}
 	if lit, ok := m.BindAddress.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 		value, _ := strconv.Unquote(lit.Value)
 		if addr, ok := parseAddress(value); ok && addr.allInterfaces() {

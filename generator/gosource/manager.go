@@ -88,6 +88,19 @@ type Manager struct {
 	// Param is set when BindAddress is a parameter of Func, which its one caller passes the flag's
 	// variable: the retrofit passes the diagnostics options there instead.
 	Param *Param
+	// Parse is set when the options have no Metrics at all (controller-runtime's default, plain HTTP on
+	// :8080): the flag.Parse() or pflag.Parse() call of the command, before which the retrofit registers
+	// the diagnostics flags on a package-level diagnostics.Options.
+	Parse *FlagParse
+}
+
+// FlagParse is a command's call parsing its flags.
+type FlagParse struct {
+	File    *File
+	Func    *ast.FuncDecl
+	Stmt    ast.Stmt
+	Library FlagLibrary
+	Pkg     string // the flag package's name in File
 }
 
 // Param is the bind address as a parameter of the function creating the manager.
@@ -214,7 +227,8 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 	if m.Metrics == nil {
 		// Options completed in several statements: opts.Metrics = … between the literal and the call.
 		if m.Metrics, m.MetricsStmt = m.metricsAssignment(); m.Metrics == nil {
-			return m, m.errorAt(f, m.Options, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "none")
+			// No metrics options at all: controller-runtime serves plain HTTP on :8080, all interfaces.
+			return m, m.analyzeNoMetrics()
 		}
 	}
 	if m.derivedFromDiagnostics(m.Metrics.Value) {
@@ -274,6 +288,66 @@ func Analyze(pkg *Package, f *File, call *ast.CallExpr, related ...*Package) (*M
 		return m, m.analyzeSecure()
 	}
 	return m, nil
+}
+
+// analyzeNoMetrics finds where the command parses its flags, for options without Metrics: a statement
+// flag.Parse() or pflag.Parse() in a function of the manager's package, which must be a command's.
+func (m *Manager) analyzeNoMetrics() error {
+	f := m.File
+	refuse := func(why string) error {
+		return edit.RefusedAt(f.Path, f.Line(m.Options.Pos()), "the options have no Metrics, so controller-runtime serves /metrics over plain HTTP on :8080, all interfaces; %s: "+
+			"by hand, register a diagnostics.Options's flags (AddFlags or AddGoFlags) before they are parsed and set Metrics: diagnosticsOptions.Apply(metricsserver.Options{})", why)
+	}
+	if m.Options == nil || m.Decl != nil {
+		return refuse("the options are not a literal of a function")
+	}
+	for _, elt := range m.Options.Elts {
+		if kv, ok := elt.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "MetricsBindAddress") {
+			// controller-runtime before v0.16, which Detect refuses: nothing to read here.
+			return m.errorAt(f, kv, "a Metrics: field in ctrl.Options (controller-runtime ≥ v0.16)", "MetricsBindAddress")
+		}
+	}
+	if m.Pkg.Files[0].AST.Name.Name != "main" {
+		return refuse("the manager's package is not a command's, whose flags it could register")
+	}
+	var found []*FlagParse
+	for _, file := range m.Pkg.Files {
+		for _, decl := range file.AST.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			for _, stmt := range fd.Body.List {
+				es, ok := stmt.(*ast.ExprStmt)
+				if !ok {
+					continue
+				}
+				call, ok := es.X.(*ast.CallExpr)
+				if !ok || len(call.Args) != 0 {
+					continue
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Parse" {
+					continue
+				}
+				x, ok := sel.X.(*ast.Ident)
+				if !ok {
+					continue
+				}
+				switch file.ImportPath(x.Name) {
+				case stdFlag:
+					found = append(found, &FlagParse{File: file, Func: fd, Stmt: stmt, Library: GoFlag, Pkg: x.Name})
+				case pflagPath:
+					found = append(found, &FlagParse{File: file, Func: fd, Stmt: stmt, Library: Pflag, Pkg: x.Name})
+				}
+			}
+		}
+	}
+	if len(found) != 1 {
+		return refuse(fmt.Sprintf("%d flag.Parse() or pflag.Parse() statements in the package, where one is needed to register the diagnostics flags before", len(found)))
+	}
+	m.Parse = found[0]
+	return nil
 }
 
 // findParam returns the string parameter name of the function creating the manager, followed to the one

@@ -72,7 +72,11 @@ func Patch(m *Manager, backend Backend, markers MarkerEdit) ([]Change, error) {
 	}
 
 	if !m.Retrofitted {
-		if err := m.planFlags(backend, add); err != nil {
+		plan := m.planFlags
+		if m.Parse != nil {
+			plan = m.planNoMetrics
+		}
+		if err := plan(backend, add); err != nil {
 			return nil, err
 		}
 	} else if es, err := m.planKeepTLS(); err != nil {
@@ -282,6 +286,59 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 	return nil
 }
 
+// planNoMetrics serves the metrics of options without Metrics (controller-runtime's plain-HTTP default)
+// through diagnostics: a package-level diagnostics.Options, its flags registered before the command
+// parses its flags, and Metrics and the webhook server's TLS settings derived from it.
+func (m *Manager) planNoMetrics(backend Backend, add func(*File, string, ...edit.Edit)) error {
+	p, f := m.Parse, m.File
+	if backend == CAPI {
+		return edit.RefusedAt(f.Path, f.Line(m.Options.Pos()), "options without Metrics get diagkit's diagnostics.Options; use --backend diagkit")
+	}
+	if m.ErrorCheck == nil {
+		return &edit.PositionError{File: f.Path, Line: f.Line(m.Call.Pos()), Expected: "`if err != nil` right after the manager is created (its style is copied)", Found: "none"}
+	}
+	const field = "diagnosticsOptions"
+	if declaresAtTop(m.Pkg, field) {
+		return &edit.PositionError{File: f.Path, Line: f.Line(m.Options.Pos()), Expected: "no package-level " + field, Found: "one"}
+	}
+	for _, name := range []string{"metricsOptions", "tlsOptions"} {
+		if declares(m.Func, name) {
+			return &edit.PositionError{File: f.Path, Line: f.Line(m.Func.Pos()), Expected: "no variable named " + name + " in " + m.Func.Name.Name, Found: "one"}
+		}
+	}
+	importIn := func(file *File) string {
+		if name, ok := file.ImportName(DiagnosticsImport); ok {
+			return name
+		}
+		add(file, "", importEdit(file, strconv.Quote(DiagnosticsImport)))
+		return defaultName(DiagnosticsImport)
+	}
+	pkg := importIn(p.File)
+	decl := fmt.Sprintf("// %s are the diagnostics flags: how the manager serves its metrics.\nvar %s %s.Options\n\n", field, field, pkg)
+	var at ast.Node = p.Func
+	if p.Func.Doc != nil {
+		at = p.Func.Doc // before the function's doc comment, which stays the function's
+	}
+	add(p.File, "declare the diagnostics options", edit.Insert(p.File.Offset(at.Pos()), decl))
+	method, fs := "AddFlags", p.Pkg+".CommandLine"
+	if p.Library == GoFlag {
+		method = "AddGoFlags"
+	}
+	registration := fmt.Sprintf("if err := %s.%s(%s); err != nil {\n// Only a flag defined twice fails, a programming error pflag and flag panic on too.\npanic(err)\n}\n", field, method, fs)
+	add(p.File, "register the diagnostics flags before the flags are parsed", edit.Insert(p.File.Offset(p.Stmt.Pos()), registration))
+
+	derive := fmt.Sprintf("metricsOptions, tlsOptions, err := %s.ServerOptions()\nif err != nil {\n%s\n}\n", field, m.errorBody("invalid diagnostics flags"))
+	add(f, "serve metrics with the options the diagnostics flags describe (controller-runtime served plain HTTP on :8080)",
+		edit.Insert(f.Offset(m.OptionsStmt.Pos()), derive), insertField(f, m.Options, "Metrics", "metricsOptions"))
+	m.planFollowZapAnywhere(field, field, add)
+	webhookEdits, err := m.planWebhookTLS()
+	if err != nil {
+		return err
+	}
+	add(f, "apply the same TLS settings to the webhook server", webhookEdits...)
+	return nil
+}
+
 // planParam passes the diagnostics options, by pointer, where the flag's variable was passed to the
 // function creating the manager: the caller's argument, the parameter (split out of a group such as
 // `metricsAddr, healthAddr string`), and the caller's other uses of the variable, which read the address.
@@ -328,7 +385,8 @@ func (m *Manager) planParam(field, pkg string, add func(*File, string, ...edit.E
 }
 
 // planFollowZapAnywhere plans FollowZap in the manager's function or, when the options reach it as a
-// parameter, in its caller, which sets the logger up in Flux's controllers.
+// parameter, in its caller, which sets the logger up in Flux's controllers, or in the function parsing
+// the flags.
 func (m *Manager) planFollowZapAnywhere(source, field string, add func(*File, string, ...edit.Edit)) {
 	if why, es := m.planFollowZap(source); len(es) > 0 {
 		add(m.File, why, es...)
@@ -337,6 +395,11 @@ func (m *Manager) planFollowZapAnywhere(source, field string, add func(*File, st
 	if p := m.Param; p != nil {
 		if why, es := m.followZapIn(p.CallFile, p.Caller, withLastName(p.CallFile.Text(p.Arg), field)); len(es) > 0 {
 			add(p.CallFile, why, es...)
+		}
+	}
+	if p := m.Parse; p != nil && p.Func != m.Func {
+		if why, es := m.followZapIn(p.File, p.Func, field); len(es) > 0 {
+			add(p.File, why, es...)
 		}
 	}
 }
