@@ -48,6 +48,13 @@ func (t *Target) detectRBAC() error {
 	if err != nil {
 		return err
 	}
+	if t.RBAC == nil {
+		// No Makefile invocation names the role (Velero generates it from a script, as velero-perms): the
+		// only ClusterRole of role.yaml is the generated one.
+		if all, err := rbacrole.ParseRoles(t.RolePath, src, func(string) bool { return true }); err == nil && len(all) == 1 {
+			t.RoleName = all[0].Name
+		}
+	}
 	t.Role, err = rbacrole.ParseRole(t.RolePath, src, t.RoleName)
 	return err
 }

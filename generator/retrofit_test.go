@@ -531,3 +531,48 @@ func TestNoMetricsOptionsAreReported(t *testing.T) {
 		t.Errorf("no plain-HTTP finding at main.go:64: %+v", findings)
 	}
 }
+
+// TestRoleNamedOutsideTheMakefile: Velero generates role.yaml from a script, as velero-perms; with no
+// Makefile invocation naming the role, the only ClusterRole of role.yaml is the generated one. With two,
+// detect still prints everything and says why the role was not read.
+func TestRoleNamedOutsideTheMakefile(t *testing.T) {
+	dir := copyFixture(t, "etcdadm-controller")
+	if err := os.Remove(filepath.Join(dir, "Makefile")); err != nil {
+		t.Fatal(err)
+	}
+	role := filepath.Join(dir, "config", "rbac", "role.yaml")
+	src, err := os.ReadFile(role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := bytes.Replace(src, []byte("name: manager-role"), []byte("name: velero-perms"), 1)
+	if err := os.WriteFile(role, renamed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target, err := generator.Detect(dir, generator.DetectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target.RoleName != "velero-perms" || target.Role == nil {
+		t.Errorf("role %q (%v), want velero-perms read", target.RoleName, target.Role)
+	}
+
+	second := append(renamed, []byte("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: other\nrules: []\n")...)
+	if err := os.WriteFile(role, second, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generator.Detect(dir, generator.DetectOptions{}); err == nil {
+		t.Fatal("two ClusterRoles, none manager-role: no error")
+	}
+	described, err := generator.Detect(dir, generator.DetectOptions{Describe: true})
+	if described == nil || err == nil {
+		t.Fatalf("Describe: %v, %v; want the target and the error", described, err)
+	}
+	var b strings.Builder
+	described.Describe(&b)
+	for _, want := range []string{"main:                    main.go:", "role:                    not analysed: config/rbac/role.yaml: expected the ClusterRole manager-role, found none"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("detect lacks %q:\n%s", want, b.String())
+		}
+	}
+}

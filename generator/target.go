@@ -107,6 +107,7 @@ type Target struct {
 
 	files   map[string]snapshot
 	overlay map[string][]byte
+	rbacErr error
 	index   *moduleIndex
 	markers []MarkerPackage
 }
@@ -152,7 +153,10 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	}
 
 	if err := t.detectRBAC(); err != nil {
-		return nil, err
+		if !opts.Describe {
+			return nil, err
+		}
+		t.rbacErr = err // printed, and returned once everything else is read
 	}
 	if t.Kustomize, err = kustomization.ReadOverlay(root, t.overlay); err != nil {
 		return nil, err
@@ -170,6 +174,9 @@ func Detect(root string, opts DetectOptions) (*Target, error) {
 	t.rendered = renderTrees(t.Kustomize)
 	if t.Deployed, err = deployedTrees(t.rendered, t.Container); err != nil {
 		return nil, err
+	}
+	if refused == nil {
+		refused = t.rbacErr
 	}
 	return t, refused
 }
@@ -565,6 +572,8 @@ func (t *Target) Describe(w *strings.Builder) {
 	}
 	if t.Role != nil {
 		line("role", fmt.Sprintf("%s (%s, %d rules)", t.RolePath, t.Role.Name, len(t.Role.Rules)))
+	} else if t.rbacErr != nil {
+		line("role", "not analysed: "+t.rbacErr.Error())
 	} else {
 		line("role", "")
 	}
