@@ -57,11 +57,9 @@ func planManifests(pl *planner) error {
 		if err != nil {
 			return err
 		}
-		after, err := edit.Apply(src, edits)
-		if err != nil {
+		if err := pl.edit(patch, edits, why); err != nil {
 			return err
 		}
-		pl.change(patch, after, ranges(edits...), why...)
 	}
 	return nil
 }
@@ -116,14 +114,8 @@ func planArgsPatches(pl *planner, addressElsewhere bool) error {
 	if t.Container == nil {
 		return nil
 	}
-	for _, rel := range t.Kustomize.Files() {
-		if rel == t.ManagerManifest || !isYAML(rel) || slices.Contains(t.ProxyPatches, rel) {
-			continue
-		}
-		src, err := t.read(rel)
-		if err != nil {
-			continue // a directory, or a file a kustomization names but the repository lacks
-		}
+	for _, rel := range pl.patchFiles() {
+		src := t.files[rel].data
 		containers, err := manifest.FindAll(rel, src)
 		if err != nil {
 			continue // not a file of Deployments (a JSON patch, a template): not one of these
@@ -141,11 +133,9 @@ func planArgsPatches(pl *planner, addressElsewhere bool) error {
 			if err != nil {
 				return err
 			}
-			after, err := edit.Apply(src, edits)
-			if err != nil {
+			if err := pl.edit(rel, edits, why); err != nil {
 				return err
 			}
-			pl.change(rel, after, ranges(edits...), why...)
 			break
 		}
 	}
@@ -158,27 +148,44 @@ func planArgsPatches(pl *planner, addressElsewhere bool) error {
 func planJSONPatches(pl *planner) (bool, error) {
 	t := pl.t
 	var rewrote bool
-	for _, rel := range t.Kustomize.Files() {
-		if rel == t.ManagerManifest || !isYAML(rel) || slices.Contains(t.ProxyPatches, rel) {
-			continue
-		}
-		src, err := t.read(rel)
-		if err != nil {
-			continue // a directory, or a file a kustomization names but the repository lacks
-		}
-		edits, why, err := manifest.RewriteJSONPatchArgs(rel, src, pl.oldFlag)
+	for _, rel := range pl.patchFiles() {
+		edits, why, err := manifest.RewriteJSONPatchArgs(rel, t.files[rel].data, pl.oldFlag)
 		if err != nil {
 			return rewrote, err
 		}
 		if len(edits) == 0 {
 			continue
 		}
-		after, err := edit.Apply(src, edits)
-		if err != nil {
+		if err := pl.edit(rel, edits, why); err != nil {
 			return rewrote, err
 		}
-		pl.change(rel, after, ranges(edits...), why...)
 		rewrote = true
 	}
 	return rewrote, nil
+}
+
+// patchFiles are the YAML files the kustomizations name besides manager.yaml and the kube-rbac-proxy
+// patches, read into the snapshot: where patches of the manager's args may be.
+func (pl *planner) patchFiles() []string {
+	t := pl.t
+	var files []string
+	for _, rel := range t.Kustomize.Files() {
+		if rel == t.ManagerManifest || !isYAML(rel) || slices.Contains(t.ProxyPatches, rel) {
+			continue
+		}
+		if _, err := t.read(rel); err == nil { // else a directory, or a file the repository lacks
+			files = append(files, rel)
+		}
+	}
+	return files
+}
+
+// edit records the edits of a file of the snapshot.
+func (pl *planner) edit(rel string, edits []edit.Edit, why []string) error {
+	after, err := edit.Apply(pl.t.files[rel].data, edits)
+	if err != nil {
+		return err
+	}
+	pl.change(rel, after, ranges(edits...), why...)
+	return nil
 }

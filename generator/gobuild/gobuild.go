@@ -72,7 +72,7 @@ var valueFlags = map[string]bool{
 func FromArgs(words []string) *Build {
 	// Leading environment assignments, and variables left unexpanded (a Makefile's undefined
 	// $(GO_BUILD_ENV), a Dockerfile's ${BUILD_ENV}), which stand for such assignments there.
-	for len(words) > 0 && (isEnvAssignment(words[0]) || isVariable(words[0])) {
+	for len(words) > 0 && (EnvAssignment(words[0]) || isVariable(words[0])) {
 		words = words[1:]
 	}
 	if len(words) < 2 || (path.Base(words[0]) != "go" && path.Base(words[0]) != "xx-go") || words[1] != "build" {
@@ -139,7 +139,9 @@ func isVariable(s string) bool {
 	return strings.HasPrefix(s, "$(") && strings.HasSuffix(s, ")") || strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}")
 }
 
-func isEnvAssignment(s string) bool {
+// EnvAssignment says whether a shell word assigns an environment variable (NAME=value), as the words
+// before a command's name do.
+func EnvAssignment(s string) bool {
 	name, _, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
 		return false

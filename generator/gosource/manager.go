@@ -311,38 +311,32 @@ func (m *Manager) analyzeNoMetrics() error {
 		return refuse("the manager's package is not a command's, whose flags it could register")
 	}
 	var found []*FlagParse
-	for _, file := range m.Pkg.Files {
-		for _, decl := range file.AST.Decls {
-			fd, ok := decl.(*ast.FuncDecl)
-			if !ok || fd.Body == nil {
+	eachFunc(m.Pkg, func(file *File, fd *ast.FuncDecl) {
+		for _, stmt := range fd.Body.List {
+			es, ok := stmt.(*ast.ExprStmt)
+			if !ok {
 				continue
 			}
-			for _, stmt := range fd.Body.List {
-				es, ok := stmt.(*ast.ExprStmt)
-				if !ok {
-					continue
-				}
-				call, ok := es.X.(*ast.CallExpr)
-				if !ok || len(call.Args) != 0 {
-					continue
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "Parse" {
-					continue
-				}
-				x, ok := sel.X.(*ast.Ident)
-				if !ok {
-					continue
-				}
-				switch file.ImportPath(x.Name) {
-				case stdFlag:
-					found = append(found, &FlagParse{File: file, Func: fd, Stmt: stmt, Library: GoFlag, Pkg: x.Name})
-				case pflagPath:
-					found = append(found, &FlagParse{File: file, Func: fd, Stmt: stmt, Library: Pflag, Pkg: x.Name})
-				}
+			call, ok := es.X.(*ast.CallExpr)
+			if !ok || len(call.Args) != 0 {
+				continue
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Parse" {
+				continue
+			}
+			x, ok := sel.X.(*ast.Ident)
+			if !ok {
+				continue
+			}
+			switch file.ImportPath(x.Name) {
+			case stdFlag:
+				found = append(found, &FlagParse{File: file, Func: fd, Stmt: stmt, Library: GoFlag, Pkg: x.Name})
+			case pflagPath:
+				found = append(found, &FlagParse{File: file, Func: fd, Stmt: stmt, Library: Pflag, Pkg: x.Name})
 			}
 		}
-	}
+	})
 	if len(found) != 1 {
 		return refuse(fmt.Sprintf("%d flag.Parse() or pflag.Parse() statements in the package, where one is needed to register the diagnostics flags before", len(found)))
 	}
@@ -376,22 +370,16 @@ func (m *Manager) findParam(name string) (*Param, error) {
 		return nil, m.errorAt(f, p.Name, "the metrics bind address in a variable, not a parameter of the method "+m.Func.Name.Name, name)
 	}
 	var calls int
-	for _, file := range m.Pkg.Files {
-		for _, decl := range file.AST.Decls {
-			fd, ok := decl.(*ast.FuncDecl)
-			if !ok || fd.Body == nil {
-				continue
+	eachFunc(m.Pkg, func(file *File, fd *ast.FuncDecl) {
+		ast.Inspect(fd.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if ok && isIdent(call.Fun, m.Func.Name.Name) && len(call.Args) > index {
+				calls++
+				p.Call, p.CallFile, p.Caller, p.Arg = call, file, fd, call.Args[index]
 			}
-			ast.Inspect(fd.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if ok && isIdent(call.Fun, m.Func.Name.Name) && len(call.Args) > index {
-					calls++
-					p.Call, p.CallFile, p.Caller, p.Arg = call, file, fd, call.Args[index]
-				}
-				return true
-			})
-		}
-	}
+			return true
+		})
+	})
 	if calls != 1 {
 		return nil, m.errorAt(f, p.Name, "one call of "+m.Func.Name.Name+" passing the flag's variable as "+name, fmt.Sprint(calls))
 	}
@@ -634,37 +622,42 @@ func isErrNotNil(e ast.Expr) bool {
 // flagCalls finds the fs.<method>(&target, "flag", default, usage) statements of pkg that keep accepts.
 func flagCalls(pkg *Package, method string, keep func(target ast.Expr, flag string) bool) []*Registration {
 	var regs []*Registration
+	eachFunc(pkg, func(f *File, fn *ast.FuncDecl) {
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			stmt, ok := n.(*ast.ExprStmt)
+			if !ok {
+				return true
+			}
+			call, ok := stmt.X.(*ast.CallExpr)
+			if !ok || len(call.Args) != 4 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != method {
+				return true
+			}
+			addr, ok := call.Args[0].(*ast.UnaryExpr)
+			flagName, named := stringLit(call.Args[1])
+			if !ok || addr.Op != token.AND || !named || !keep(addr.X, flagName) {
+				return true
+			}
+			def, _ := stringLit(call.Args[2])
+			regs = append(regs, &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: flagName, Default: def})
+			return true
+		})
+	})
+	return regs
+}
+
+// eachFunc calls fn with every function declaration of pkg that has a body.
+func eachFunc(pkg *Package, fn func(f *File, fd *ast.FuncDecl)) {
 	for _, f := range pkg.Files {
 		for _, decl := range f.AST.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
+			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Body != nil {
+				fn(f, fd)
 			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				stmt, ok := n.(*ast.ExprStmt)
-				if !ok {
-					return true
-				}
-				call, ok := stmt.X.(*ast.CallExpr)
-				if !ok || len(call.Args) != 4 {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != method {
-					return true
-				}
-				addr, ok := call.Args[0].(*ast.UnaryExpr)
-				flagName, named := stringLit(call.Args[1])
-				if !ok || addr.Op != token.AND || !named || !keep(addr.X, flagName) {
-					return true
-				}
-				def, _ := stringLit(call.Args[2])
-				regs = append(regs, &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: flagName, Default: def})
-				return true
-			})
 		}
 	}
-	return regs
 }
 
 // findRegistration finds the StringVar call in pkg that stores a flag into a variable or field called name.

@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/diagkit/diagkit/generator/gobuild"
 )
 
 // Rule is a make target and what making it makes.
@@ -179,7 +181,7 @@ func (t *Tools) makeCalls(c command) []string {
 			}
 			continue
 		}
-		if isEnvAssignment(a) {
+		if gobuild.EnvAssignment(a) {
 			continue
 		}
 		targets = append(targets, a)

@@ -5,6 +5,8 @@ package makefile
 import (
 	"path"
 	"strings"
+
+	"github.com/diagkit/diagkit/generator/gobuild"
 )
 
 type tokenKind int
@@ -378,24 +380,11 @@ func changeDir(cwd string, args []arg) string {
 // program returns the argument list starting at the command's program, skipping VAR=value assignments.
 func (c command) program() []arg {
 	for i, a := range c.args {
-		if !isEnvAssignment(a.value) {
+		if !gobuild.EnvAssignment(a.value) {
 			return c.args[i:]
 		}
 	}
 	return nil
-}
-
-func isEnvAssignment(s string) bool {
-	name, _, ok := strings.Cut(s, "=")
-	if !ok || name == "" {
-		return false
-	}
-	for i, r := range name {
-		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (i == 0 || r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // in returns p, relative to the command's directory, relative to the Makefile's; ok is false when the
