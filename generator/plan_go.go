@@ -31,5 +31,9 @@ func planGo(pl *planner) error {
 		pl.change("go.mod", after, nil, "require "+gosource.DiagnosticsImport+" "+version)
 	}
 	pl.plan.Next = append(pl.plan.Next, "go mod tidy (the metrics filter brings k8s.io/apiserver into go.sum)")
+	if _, err := t.readFile("vendor/modules.txt"); err == nil {
+		// A vendoring module builds from vendor/, which must then hold the new requirements (Kueue's does).
+		pl.plan.Next = append(pl.plan.Next, "go mod vendor (the module vendors its dependencies)")
+	}
 	return nil
 }

@@ -576,3 +576,21 @@ func TestRoleNamedOutsideTheMakefile(t *testing.T) {
 		}
 	}
 }
+
+// TestVendoringModuleIsToldToVendor: a module with vendor/ builds from it, so the plan says to run go mod
+// vendor after go mod tidy (Kueue's build failed on inconsistent vendoring without it).
+func TestVendoringModuleIsToldToVendor(t *testing.T) {
+	dir := copyFixture(t, "etcdadm-controller")
+	if p := plan(t, dir); slices.ContainsFunc(p.Next, func(n string) bool { return strings.HasPrefix(n, "go mod vendor") }) {
+		t.Errorf("a module without vendor/ is told to vendor: %q", p.Next)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "vendor"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vendor", "modules.txt"), []byte("# k8s.io/api v0.33.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(t, dir); !slices.ContainsFunc(p.Next, func(n string) bool { return strings.HasPrefix(n, "go mod vendor") }) {
+		t.Errorf("a vendoring module is not told to vendor: %q", p.Next)
+	}
+}
