@@ -28,12 +28,10 @@ import (
 	"github.com/diagkit/diagkit/kustomize"
 )
 
-// The namespaces of the Prometheus test: two managers with ServiceMonitors share the first, as two
-// operators' controllers can; the PodMonitor's manager has the second, because its cert-manager Certificate
-// writes the same unprefixed Secret name (diagnostics-serving-cert) as the first manager's.
+// The namespace of the Prometheus test: its three managers share it, as an operator's controllers can; two
+// of them get cert-manager Certificates, each writing a Secret named after its own (prefixed) Certificate.
 const (
-	monitorNamespace    = "diagkit-prometheus"
-	podMonitorNamespace = "diagkit-prometheus-pods"
+	monitorNamespace = "diagkit-prometheus"
 	// The node every pod of the test is bound to; nothing runs behind it.
 	monitorNode = "diagkit-prometheus-node"
 	// The label kube-prometheus-stack's Prometheus selects monitors by (its Helm release's name), added
@@ -63,10 +61,8 @@ func TestPrometheus(t *testing.T) {
 	if err := cp.InstallPrometheusOperatorCRDs(); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{monitorNamespace, podMonitorNamespace} {
-		if err := cp.EnsureNamespace(ctx, ns); err != nil {
-			t.Fatal(err)
-		}
+	if err := cp.EnsureNamespace(ctx, monitorNamespace); err != nil {
+		t.Fatal(err)
 	}
 	if err := cp.EnsureNode(ctx, monitorNode); err != nil {
 		t.Fatal(err)
@@ -86,7 +82,8 @@ func TestPrometheus(t *testing.T) {
 	// shares alpha's namespace, so each ServiceMonitor must pick its own manager's Service out of two.
 	alpha := deployMonitored(t, dir, "alpha", monitorNamespace, "prometheus", "cert-manager")
 	beta := deployMonitored(t, dir, "beta", monitorNamespace, "prometheus")
-	gamma := deployMonitored(t, dir, "gamma", podMonitorNamespace, "prometheus-pod-monitor", "cert-manager")
+	// gamma's Certificate beside alpha's: were their Secrets named alike, the second could not be created.
+	gamma := deployMonitored(t, dir, "gamma", monitorNamespace, "prometheus-pod-monitor", "cert-manager")
 	managers := []*monitoredManager{alpha, beta, gamma}
 
 	// Prometheus' own identity, for service discovery: a ServiceAccount with a token Secret, as
@@ -99,7 +96,7 @@ func TestPrometheus(t *testing.T) {
 	unprivileged := scraperIdentity(t, monitorNamespace, "prometheus-e2e-unprivileged")
 
 	// The operator route.
-	operator, err := cp.StartPrometheusOperator(dir, monitorNamespace+","+podMonitorNamespace)
+	operator, err := cp.StartPrometheusOperator(dir, monitorNamespace)
 	if err != nil {
 		t.Fatal(err)
 	}
