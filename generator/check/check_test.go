@@ -95,6 +95,8 @@ func TestFindings(t *testing.T) {
 			want: []string{"manifest-insecure config/default/manager_auth_proxy_patch.yaml:25"}},
 		{name: "a metrics flag defaulting to all interfaces without diagnostics", base: "etcdadm-controller", defect: "metrics-plain-http-all-interfaces",
 			want: []string{"metrics-plain-http-all-interfaces main.go:56"}},
+		{name: "a metrics flag whose default falls back to all interfaces, with extra handlers", base: "etcdadm-controller", defect: "metrics-plain-http-fallback",
+			want: []string{"metrics-plain-http-all-interfaces main.go:57"}},
 		{name: "options diagkit cannot analyse are said so, not reported clean", base: "etcdadm-controller", defect: "metrics-not-analysed",
 			want: []string{"metrics-not-analysed main.go:82"}},
 		{name: "a kube-rbac-proxy sidecar on the diagnostics port", base: "etcdadm-controller", retrofit: true, defect: "proxy-port-collision",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"slices"
 	"strconv"
 
 	"github.com/diagkit/diagkit/generator/edit"
@@ -57,7 +58,11 @@ func checkMetricsAddress(r *repo) error {
 		}
 	}
 	if addr, ok := parseAddress(reg.Default); ok && !passed && addr.allInterfaces() {
-		r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: reg.File.Path, Line: reg.File.Line(reg.Call.Pos()), Message: message(addr),
+		msg := message(addr)
+		if reg.DefaultCall != "" {
+			msg += " (the fallback of " + reg.DefaultCall + ", the default of " + flag + ")"
+		}
+		r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: reg.File.Path, Line: reg.File.Line(reg.Call.Pos()), Message: msg,
 			Fix: fmt.Sprintf("%s, or make the default of %s \"127.0.0.1:%s\"", serve, flag, addr.port)})
 	}
 	return nil
@@ -67,7 +72,21 @@ func checkMetricsAddress(r *repo) error {
 // serves plain HTTP (SecureServing and FilterProvider unset).
 func plainMetrics(kv *ast.KeyValueExpr) bool {
 	lit, ok := kv.Value.(*ast.CompositeLit)
-	return ok && len(lit.Elts) == 1
+	if !ok {
+		return false
+	}
+	// Other fields (Flux's ExtraHandlers) keep it plain; serving it securely or behind a filter does not.
+	for _, elt := range lit.Elts {
+		if f, ok := elt.(*ast.KeyValueExpr); !ok || isKey(f, "SecureServing", "FilterProvider", "TLSOpts", "CertDir") {
+			return false
+		}
+	}
+	return len(lit.Elts) > 0
+}
+
+func isKey(kv *ast.KeyValueExpr, names ...string) bool {
+	id, ok := kv.Key.(*ast.Ident)
+	return ok && slices.Contains(names, id.Name)
 }
 
 // checkStockFilter reports a manager without diagnostics whose metrics controller-runtime's own filter

@@ -132,7 +132,10 @@ type Registration struct {
 	FlagSet  ast.Expr // the receiver
 	Library  FlagLibrary
 	FlagName string
-	Default  string
+	// Default is the flag's default: a string literal, or the last string literal argument of the call
+	// computing it (Flux's envOrDefault("METRICS_ADDR", ":8080"), whose fallback it is). DefaultCall is that
+	// call as written, empty for a literal.
+	Default, DefaultCall string
 }
 
 // Storage is where the bind address lives: a variable or a struct field.
@@ -641,8 +644,9 @@ func flagCalls(pkg *Package, method string, keep func(target ast.Expr, flag stri
 			if !ok || addr.Op != token.AND || !named || !keep(addr.X, flagName) {
 				return true
 			}
-			def, _ := stringLit(call.Args[2])
-			regs = append(regs, &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: flagName, Default: def})
+			r := &Registration{File: f, Func: fn, Stmt: stmt, Call: call, FlagSet: sel.X, FlagName: flagName}
+			r.Default, r.DefaultCall = defaultOf(f, call.Args[2])
+			regs = append(regs, r)
 			return true
 		})
 	})
@@ -685,6 +689,20 @@ func findRegistration(pkg *Package, name string) (*Registration, error) {
 	}
 	r.Library = lib
 	return r, nil
+}
+
+// defaultOf reads a flag's default: a string literal, or the fallback of a call such as
+// envOrDefault("METRICS_ADDR", ":8080") (its last string literal argument) with the call's text.
+func defaultOf(f *File, e ast.Expr) (value, call string) {
+	if v, ok := stringLit(e); ok {
+		return v, ""
+	}
+	if c, ok := e.(*ast.CallExpr); ok && len(c.Args) > 0 {
+		if v, ok := stringLit(c.Args[len(c.Args)-1]); ok {
+			return v, f.Text(c)
+		}
+	}
+	return "", ""
 }
 
 func stringLit(e ast.Expr) (string, bool) {
