@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -211,5 +212,21 @@ func TestJSONOfNoFindingsIsAnEmptyList(t *testing.T) {
 func TestRunFailsOnWhatIsNotARepository(t *testing.T) {
 	if _, err := check.Run(t.TempDir(), check.Options{}); err == nil {
 		t.Error("a directory without go.mod: no error")
+	}
+}
+
+// A default computed by a call is named as the call's fallback, in the message and in the fix.
+func TestFallbackDefaultIsNamed(t *testing.T) {
+	dir := repository(t, "etcdadm-controller", false, "metrics-plain-http-fallback")
+	findings, err := check.Run(dir, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) != 1 {
+		t.Fatalf("want one finding, got %v", summary(findings))
+	}
+	const call = `envOrDefault("METRICS_ADDR", ":8080")`
+	if f := findings[0]; !strings.Contains(f.Message, "the fallback of "+call) || !strings.Contains(f.Fix, "make the fallback of "+call+` "127.0.0.1:8080"`) {
+		t.Errorf("message %q, fix %q: want both to name %s", f.Message, f.Fix, call)
 	}
 }

@@ -58,12 +58,14 @@ func checkMetricsAddress(r *repo) error {
 		}
 	}
 	if addr, ok := parseAddress(reg.Default); ok && !passed && addr.allInterfaces() {
-		msg := message(addr)
+		msg, what := message(addr), "the default of "+flag
 		if reg.DefaultCall != "" {
+			// The call may read the environment first; its fallback is what a Deployment without it gets.
 			msg += " (the fallback of " + reg.DefaultCall + ", the default of " + flag + ")"
+			what = "the fallback of " + reg.DefaultCall
 		}
 		r.report(Finding{ID: MetricsPlainHTTPAllInterfaces, File: reg.File.Path, Line: reg.File.Line(reg.Call.Pos()), Message: msg,
-			Fix: fmt.Sprintf("%s, or make the default of %s \"127.0.0.1:%s\"", serve, flag, addr.port)})
+			Fix: fmt.Sprintf("%s, or make %s \"127.0.0.1:%s\"", serve, what, addr.port)})
 	}
 	return nil
 }
