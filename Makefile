@@ -183,7 +183,9 @@ crds: ## Link the ServiceMonitor, PodMonitor, Issuer and Certificate CRDs (from 
 # Every test run gets the absolute assets directory, so any package can start a control plane.
 TEST_ENV = KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(BIN)/kustomize DIAGKIT_CRDS=$(CRDS_DIR) CONTROLLER_GEN_DIR=$(BIN) \
 	KUBEBUILDER=$(BIN)/kubebuilder PROMETHEUS=$(BIN)/prometheus PROMETHEUS_OPERATOR=$(BIN)/prometheus-operator PROMETHEUS_OPERATOR_CRDS=$(PROMETHEUS_OPERATOR_CRDS_DIR)
-GO_TEST ?= $(GO) test -count=1
+# The e2e package builds every retrofitted fixture and runs control planes: on a cold 2-core machine it comes close to
+# go test's default 10-minute limit per package, well inside CI's 90 minutes.
+GO_TEST ?= $(GO) test -count=1 -timeout=45m
 
 .PHONY: print-test-env
 print-test-env: tools ## Print the exports a plain `go test` needs (eval the output).
