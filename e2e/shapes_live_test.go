@@ -32,10 +32,16 @@ var liveShapes = []struct {
 	{shape: "flag-passed-as-parameter", base: "etcdadm-controller", run: []liveManager{{pkg: ".", container: "manager", series: reconcileSeries}}},
 	// No Metrics at all: package-level diagnostics options registered before flag.Parse().
 	{shape: "no-metrics-options", base: "etcdadm-controller", run: []liveManager{{pkg: ".", container: "manager", series: reconcileSeries}}},
+	// Options from a configuration file, whose address applies unless the flag was passed (JobSet's
+	// flagsSet["metrics-bind-address"]): the --diagnostics-address passed here wins over the file's :8443.
+	{shape: "options-from-config-and-args-patch", base: "kubebuilder-v4", run: []liveManager{{pkg: "./cmd", container: "manager", series: reconcileSeries,
+		config: "--config", args: []string{"--health-probe-bind-address=0"}}}},
 }
 
 type liveManager struct {
 	pkg, container, series string
+	config                 string   // a flag naming a configuration file the manager reads: it gets an empty one
+	args                   []string // after the rendered args (the last value of a flag wins)
 }
 
 // TestShapesLive retrofits each live shape, builds and vets it, checks that a second run is empty, and runs
@@ -91,7 +97,15 @@ func TestShapesLive(t *testing.T) {
 					}) {
 						t.Errorf("%s still passes an old metrics flag: %q", m.container, args)
 					}
-					checkLive(t, dir, bins[i], name, m.series, boundRules(t, rendered, m.container), deployableArgs(args))
+					run := deployableArgs(args)
+					if m.config != "" {
+						file := filepath.Join(dir, m.container+"-config.yaml")
+						if err := os.WriteFile(file, nil, 0o600); err != nil {
+							t.Fatal(err)
+						}
+						run = append(run, m.config+"="+file)
+					}
+					checkLive(t, dir, bins[i], name, m.series, boundRules(t, rendered, m.container), append(run, m.args...))
 				})
 			}
 		})

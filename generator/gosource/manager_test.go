@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diagkit/diagkit/diagnostics"
 	"github.com/diagkit/diagkit/generator/edit"
 )
 
@@ -407,4 +408,69 @@ func analyzeSource(t *testing.T, path, src string) (*Manager, error) {
 		t.Fatal(err)
 	}
 	return Analyze(&Package{Dir: filepath.Dir(path), Files: []*File{f}}, f, FindManagerCall(f)[0])
+}
+
+// TestChecksOfThePassedFlagSeeTheNewOne: JobSet keeps its configuration file's address unless
+// flagsSet["metrics-bind-address"] says the flag was passed; after the retrofit the manifest passes
+// --diagnostics-address, which the check must see too, or the file silently wins. Only boolean positions
+// are rewritten: elsewhere the map's values may be anything.
+func TestChecksOfThePassedFlagSeeTheNewOne(t *testing.T) {
+	tests := []struct {
+		name, check, want string
+	}{
+		{"negated, as JobSet writes it", `if !flagsSet["metrics-addr"] {`,
+			`if !(flagsSet["metrics-addr"] || flagsSet["diagnostics-address"]) {`},
+		{"an if condition", `if flagsSet["metrics-addr"] {`,
+			`if flagsSet["metrics-addr"] || flagsSet["diagnostics-address"] {`}, // gofmt drops the parentheses
+		{"an operand of &&", `if len(os.Args) > 9 && !flagsSet["metrics-addr"] {`,
+			`if len(os.Args) > 9 && !(flagsSet["metrics-addr"] || flagsSet["diagnostics-address"]) {`},
+		{"another flag's check is left alone", `if !flagsSet["leader-elect"] {`, `if !flagsSet["leader-elect"] {`},
+		{"not a boolean position", `if v := flagsSet["metrics-addr"]; v {`, `if v := flagsSet["metrics-addr"]; v {`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := "\tflagsSet := map[string]bool{}\n\tflag.Visit(func(f *flag.Flag) { flagsSet[f.Name] = true })\n" +
+				"\t" + tt.check + "\n\t\tmetricsAddr = \":9090\"\n\t}\n" +
+				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
+				"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
+			m, err := analyzeSource(t, "main.go", header+body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changes, err := Patch(m, Diagkit, MarkersCollected)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out := string(changes[0].After); !strings.Contains(out, "\t"+tt.want+"\n") {
+				t.Errorf("want %s in:\n%s", tt.want, out)
+			}
+		})
+	}
+}
+
+// TestChangedOfThePassedFlagSeesTheNewOne: pflag's and cobra's way to ask the same.
+func TestChangedOfThePassedFlagSeesTheNewOne(t *testing.T) {
+	src := strings.Replace(header, `"flag"`, `flag "github.com/spf13/pflag"`, 1) +
+		"\tif !flag.CommandLine.Changed(\"metrics-addr\") {\n\t\tmetricsAddr = \":9090\"\n\t}\n" +
+		"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
+		"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
+	m, err := analyzeSource(t, "main.go", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Patch(m, Diagkit, MarkersCollected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `if !(flag.CommandLine.Changed("metrics-addr") || flag.CommandLine.Changed("diagnostics-address")) {`
+	if out := string(changes[0].After); !strings.Contains(out, want) {
+		t.Errorf("want %s in:\n%s", want, out)
+	}
+}
+
+// The generator writes the diagnostics flags' names without linking the diagnostics package.
+func TestFlagNamesAreTheDiagnosticsPackages(t *testing.T) {
+	if flagDiagnosticsAddress != diagnostics.FlagDiagnosticsAddress || flagInsecureDiagnostics != diagnostics.FlagInsecureDiagnostics {
+		t.Errorf("%q, %q: want %q, %q", flagDiagnosticsAddress, flagInsecureDiagnostics, diagnostics.FlagDiagnosticsAddress, diagnostics.FlagInsecureDiagnostics)
+	}
 }

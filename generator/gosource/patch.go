@@ -210,6 +210,10 @@ func (m *Manager) planFlags(backend Backend, add func(*File, string, ...edit.Edi
 	}
 	add(reg.File, fmt.Sprintf("register the diagnostics flags in place of --%s", reg.FlagName),
 		edit.Edit{Start: reg.File.Offset(reg.Stmt.Pos()), End: reg.File.Offset(reg.Stmt.End()), Text: registration})
+	m.planPassedChecks(reg.FlagName, flagDiagnosticsAddress, add)
+	if m.Secure != nil && backend == Diagkit {
+		m.planPassedChecks(secureFlag, flagInsecureDiagnostics, add)
+	}
 
 	if p := m.Param; p != nil {
 		if backend == CAPI {
