@@ -383,10 +383,20 @@ func init() {
 // options literal; the retrofit makes it the diagnostics address (where "0" turns the endpoint off too)
 // instead of leaving a variable that no longer exists.
 func TestOtherUsesOfTheOldVariableFollow(t *testing.T) {
-	body := "\tif len(os.Args) > 5 {\n\t\tmetricsAddr = \"0\"\n\t}\n" +
-		"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
-		"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
-	m, err := analyzeSource(t, "main.go", header+body)
+	out := patchedSource(t, header+"\tif len(os.Args) > 5 {\n\t\tmetricsAddr = \"0\"\n\t}\n"+managerTail)
+	if !strings.Contains(out, "diagnosticsOptions.Address = \"0\"") || strings.Contains(out, "metricsAddr") {
+		t.Errorf("the other use of metricsAddr does not follow:\n%s", out)
+	}
+}
+
+// managerTail ends header's main: the manager from the flag's variable, its error check, and the brace.
+const managerTail = "\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
+	"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
+
+// patchedSource retrofits src (one file, its package's only one) with the diagkit backend and returns the result.
+func patchedSource(t *testing.T, src string) string {
+	t.Helper()
+	m, err := analyzeSource(t, "main.go", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,10 +404,7 @@ func TestOtherUsesOfTheOldVariableFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := string(changes[0].After)
-	if !strings.Contains(out, "diagnosticsOptions.Address = \"0\"") || strings.Contains(out, "metricsAddr") {
-		t.Errorf("the other use of metricsAddr does not follow:\n%s", out)
-	}
+	return string(changes[0].After)
 }
 
 // analyzeSource parses one file holding one ctrl.NewManager call, as its package's only file, and analyses it.
@@ -429,19 +436,9 @@ func TestChecksOfThePassedFlagSeeTheNewOne(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body := "\tflagsSet := map[string]bool{}\n\tflag.Visit(func(f *flag.Flag) { flagsSet[f.Name] = true })\n" +
-				"\t" + tt.check + "\n\t\tmetricsAddr = \":9090\"\n\t}\n" +
-				"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
-				"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
-			m, err := analyzeSource(t, "main.go", header+body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			changes, err := Patch(m, Diagkit, MarkersCollected)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out := string(changes[0].After); !strings.Contains(out, "\t"+tt.want+"\n") {
+			out := patchedSource(t, header+"\tflagsSet := map[string]bool{}\n\tflag.Visit(func(f *flag.Flag) { flagsSet[f.Name] = true })\n"+
+				"\t"+tt.check+"\n\t\tmetricsAddr = \":9090\"\n\t}\n"+managerTail)
+			if !strings.Contains(out, "\t"+tt.want+"\n") {
 				t.Errorf("want %s in:\n%s", tt.want, out)
 			}
 		})
@@ -450,20 +447,10 @@ func TestChecksOfThePassedFlagSeeTheNewOne(t *testing.T) {
 
 // TestChangedOfThePassedFlagSeesTheNewOne: pflag's and cobra's way to ask the same.
 func TestChangedOfThePassedFlagSeesTheNewOne(t *testing.T) {
-	src := strings.Replace(header, `"flag"`, `flag "github.com/spf13/pflag"`, 1) +
-		"\tif !flag.CommandLine.Changed(\"metrics-addr\") {\n\t\tmetricsAddr = \":9090\"\n\t}\n" +
-		"\tmgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{Metrics: server.Options{BindAddress: metricsAddr}})\n" +
-		"\tif err != nil {\n\t\tsetupLog.Error(err, \"unable to start manager\")\n\t\tos.Exit(1)\n\t}\n\t_ = mgr\n}\n"
-	m, err := analyzeSource(t, "main.go", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changes, err := Patch(m, Diagkit, MarkersCollected)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := patchedSource(t, strings.Replace(header, `"flag"`, `flag "github.com/spf13/pflag"`, 1)+
+		"\tif !flag.CommandLine.Changed(\"metrics-addr\") {\n\t\tmetricsAddr = \":9090\"\n\t}\n"+managerTail)
 	want := `if !(flag.CommandLine.Changed("metrics-addr") || flag.CommandLine.Changed("diagnostics-address")) {`
-	if out := string(changes[0].After); !strings.Contains(out, want) {
+	if !strings.Contains(out, want) {
 		t.Errorf("want %s in:\n%s", want, out)
 	}
 }
