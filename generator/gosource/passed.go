@@ -23,6 +23,7 @@ const (
 // silently overridden by the file. X["old"] in a boolean position (an if or for condition, the operand
 // of !, && or ||) becomes (X["old"] || X["new"]); fs.Changed("old") (pflag) becomes
 // (fs.Changed("old") || fs.Changed("new")). The old name keeps working: it is a deprecated alias.
+// The manager's package holds the registration (findRegistration looks nowhere else), so it is searched alone.
 func (m *Manager) planPassedChecks(old, new string, add func(*File, string, ...edit.Edit)) {
 	for _, f := range m.Pkg.Files {
 		var edits []edit.Edit
