@@ -532,37 +532,10 @@ func enclosingStmt(path []ast.Node) ast.Stmt {
 func findAssignedLiteral(fn *ast.FuncDecl, name string, before token.Pos) (*ast.CompositeLit, ast.Stmt) {
 	var lit *ast.CompositeLit
 	var stmt ast.Stmt
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		if n == nil || n.Pos() >= before {
-			return false
+	eachAssignment(fn, name, before, func(s ast.Stmt, value ast.Expr) {
+		if cl, ok := value.(*ast.CompositeLit); ok {
+			lit, stmt = cl, s
 		}
-		switch s := n.(type) {
-		case *ast.AssignStmt:
-			for i, lhs := range s.Lhs {
-				if isIdent(lhs, name) && i < len(s.Rhs) {
-					if cl, ok := s.Rhs[i].(*ast.CompositeLit); ok {
-						lit, stmt = cl, s
-					}
-				}
-			}
-		case *ast.DeclStmt:
-			if gd, ok := s.Decl.(*ast.GenDecl); ok {
-				for _, spec := range gd.Specs {
-					vs, ok := spec.(*ast.ValueSpec)
-					if !ok {
-						continue
-					}
-					for i, id := range vs.Names {
-						if id.Name == name && i < len(vs.Values) {
-							if cl, ok := vs.Values[i].(*ast.CompositeLit); ok {
-								lit, stmt = cl, s
-							}
-						}
-					}
-				}
-			}
-		}
-		return true
 	})
 	return lit, stmt
 }
@@ -571,20 +544,40 @@ func findAssignedLiteral(fn *ast.FuncDecl, name string, before token.Pos) (*ast.
 // variable name as a whole, whatever the value (`options, cfg, err := apply(configFile)`).
 func findAssignment(fn *ast.FuncDecl, name string, before token.Pos) ast.Stmt {
 	var stmt ast.Stmt
+	eachAssignment(fn, name, before, func(s ast.Stmt, _ ast.Expr) { stmt = s })
+	return stmt
+}
+
+// eachAssignment calls visit, in source order, for each statement of fn before the position before that
+// declares or assigns the variable name (closures are other scopes, left out), with the value it gets:
+// nil when one call's results are spread over several variables.
+func eachAssignment(fn *ast.FuncDecl, name string, before token.Pos, visit func(stmt ast.Stmt, value ast.Expr)) {
+	valueOf := func(values []ast.Expr, i int) ast.Expr {
+		if len(values) > i {
+			return values[i]
+		}
+		return nil
+	}
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		if n == nil || n.Pos() >= before {
 			return false
 		}
 		switch s := n.(type) {
 		case *ast.AssignStmt:
-			if slices.ContainsFunc(s.Lhs, func(e ast.Expr) bool { return isIdent(e, name) }) {
-				stmt = s
+			for i, lhs := range s.Lhs {
+				if isIdent(lhs, name) {
+					visit(s, valueOf(s.Rhs, i))
+				}
 			}
 		case *ast.DeclStmt:
 			if gd, ok := s.Decl.(*ast.GenDecl); ok {
 				for _, spec := range gd.Specs {
-					if vs, ok := spec.(*ast.ValueSpec); ok && slices.ContainsFunc(vs.Names, func(id *ast.Ident) bool { return id.Name == name }) {
-						stmt = s
+					if vs, ok := spec.(*ast.ValueSpec); ok {
+						for i, id := range vs.Names {
+							if id.Name == name {
+								visit(s, valueOf(vs.Values, i))
+							}
+						}
 					}
 				}
 			}
@@ -593,7 +586,6 @@ func findAssignment(fn *ast.FuncDecl, name string, before token.Pos) ast.Stmt {
 		}
 		return true
 	})
-	return stmt
 }
 
 // errorCheckAfter returns the `if err != nil {…}` statement following stmt in its block.
