@@ -204,13 +204,9 @@ func (c *Container) Ports() []ContainerPort {
 
 // ArgCount is how many times the container's arguments pass flag (as --flag=value or --flag value).
 func (c *Container) ArgCount(flag string) int {
-	args := walk(c.node, "args")
-	if args == nil || args.Kind != yamlv3.SequenceNode {
-		return 0
-	}
 	n := 0
-	for _, item := range args.Content {
-		if isFlag(item.Value, flag) {
+	for _, arg := range c.Args() {
+		if isFlag(arg, flag) {
 			n++
 		}
 	}
@@ -218,25 +214,22 @@ func (c *Container) ArgCount(flag string) int {
 }
 
 // Command returns the container's command (its image's entrypoint when empty).
-func (c *Container) Command() []string {
-	var cmd []string
-	if seq := walk(c.node, "command"); seq != nil {
-		for _, n := range seq.Content {
-			cmd = append(cmd, n.Value)
-		}
-	}
-	return cmd
-}
+func (c *Container) Command() []string { return c.list("command") }
 
 // Args returns the container's arguments.
-func (c *Container) Args() []string {
-	var args []string
-	if seq := walk(c.node, "args"); seq != nil {
-		for _, n := range seq.Content {
-			args = append(args, n.Value)
-		}
+func (c *Container) Args() []string { return c.list("args") }
+
+// list returns the values of the container's sequence under key, nil when it has none.
+func (c *Container) list(key string) []string {
+	seq := walk(c.node, key)
+	if seq == nil || seq.Kind != yamlv3.SequenceNode {
+		return nil
 	}
-	return args
+	var values []string
+	for _, n := range seq.Content {
+		values = append(values, n.Value)
+	}
+	return values
 }
 
 // Patch returns the edits that give the container the diagnostics arguments and port and drop the
